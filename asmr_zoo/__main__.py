@@ -1,0 +1,3 @@
+from asmr_zoo.cli.app import main
+
+main()

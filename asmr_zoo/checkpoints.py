@@ -1,0 +1,155 @@
+"""safetensors checkpoints: self-describing, atomically written, hash-verified, never unpickled.
+
+Metadata keys (strings, namespaced ``asmr_zoo.*``): format_version, model, conditioner, codec,
+sample_rate, vocabulary (JSON list), config (JSON), plus any ``asmr_zoo.extra.*`` the caller adds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from asmr_zoo.errors import CheckpointError
+
+FORMAT_VERSION = "1"
+PREFIX = "asmr_zoo."
+REQUIRED = ("format_version", "model", "conditioner", "codec", "sample_rate", "vocabulary", "config")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Call ``write(tmp_path)``, then rename onto ``path``: readers never see a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def model_metadata(model: Any) -> dict[str, str]:
+    """The ``asmr_zoo.*`` metadata that makes a checkpoint of ``model`` self-describing."""
+    return {
+        PREFIX + "format_version": FORMAT_VERSION,
+        PREFIX + "model": model.name,
+        PREFIX + "conditioner": model.conditioner.name,
+        PREFIX + "codec": model.codec.name,
+        PREFIX + "sample_rate": str(model.sample_rate),
+        PREFIX + "vocabulary": json.dumps(list(model.conditioner.vocabulary)),
+        PREFIX + "config": json.dumps(model.config_dict(), sort_keys=True),
+    }
+
+
+def save_checkpoint(path: Path, model: Any, extra: Mapping[str, str] | None = None) -> str:
+    """Write ``model``'s weights and metadata to ``path`` atomically; return the file's sha256."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    metadata = model_metadata(model)
+    metadata.update({f"{PREFIX}extra.{k}": str(v) for k, v in (extra or {}).items()})
+    atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    return sha256_file(Path(path))
+
+
+def verify_sha256(path: Path, expected: str) -> None:
+    actual = sha256_file(path)
+    if actual != expected.lower():
+        raise CheckpointError(
+            f"sha256 mismatch for {path}: expected {expected}, got {actual}; the file is corrupt or was "
+            f"replaced: delete it and restore the original, or re-register it with `asmr-zoo register`"
+        )
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    """The ``asmr_zoo.*`` metadata of a checkpoint (prefix stripped), checked for completeness."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file {path} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            raw = fh.metadata() or {}
+    except Exception as exc:
+        raise CheckpointError(
+            f"{path} is not a readable safetensors file ({exc}); it may be truncated or corrupt: "
+            f"download or re-create it"
+        ) from exc
+    meta = {k[len(PREFIX) :]: v for k, v in raw.items() if k.startswith(PREFIX)}
+    missing = [k for k in REQUIRED if k not in meta]
+    if missing:
+        raise CheckpointError(f"{path} is not an asmr-zoo checkpoint: metadata lacks {', '.join(missing)}")
+    if meta["format_version"] != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {meta['format_version']}, this asmr-zoo reads "
+            f"version {FORMAT_VERSION}: upgrade asmr-zoo"
+        )
+    return meta
+
+
+def load_checkpoint(
+    path: Path,
+    sha256: str | None = None,
+    expect: Mapping[str, str] | None = None,
+    zoo: Any = None,
+) -> Any:
+    """Build the model a checkpoint describes and load its weights (in eval mode).
+
+    ``sha256`` is verified before anything is parsed. ``expect`` (e.g. ``{"model": "wavernn",
+    "conditioner": "concat"}``) must match the metadata, so a checkpoint is never loaded as something
+    it is not.
+    """
+    from safetensors.torch import load_file
+
+    from asmr_zoo.factory import build_model
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file {path} does not exist")
+    if sha256:
+        verify_sha256(path, sha256)
+    meta = read_metadata(path)
+    for key, want in (expect or {}).items():
+        if str(meta.get(key)) != str(want):
+            raise CheckpointError(
+                f"{path} holds a {meta['model']} / {meta['conditioner']} checkpoint whose {key} is "
+                f"'{meta.get(key)}', not '{want}': pick a checkpoint made for {want}"
+            )
+    try:
+        vocabulary = json.loads(meta["vocabulary"])
+        config = json.loads(meta["config"])
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path} has malformed JSON metadata: {exc}") from exc
+    model = build_model(meta["model"], meta["conditioner"], vocabulary, config, zoo=zoo)
+    try:
+        tensors = load_file(str(path))
+    except Exception as exc:
+        raise CheckpointError(f"{path} could not be read ({exc}); it may be truncated or corrupt") from exc
+    try:
+        result = model.load_state_dict(tensors, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        detail = " ".join(str(exc).split())
+        raise CheckpointError(f"{path} does not fit {meta['model']} / {meta['conditioner']}: {detail}") from exc
+    problems = [f"missing {k}" for k in result.missing_keys] + [f"unexpected {k}" for k in result.unexpected_keys]
+    if problems:
+        raise CheckpointError(
+            f"{path} does not fit {meta['model']} / {meta['conditioner']} as configured: "
+            + ", ".join(problems[:5])
+        )
+    return model.eval()

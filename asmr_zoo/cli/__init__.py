@@ -1,0 +1,1 @@
+"""The ``asmr-zoo`` command line."""

@@ -1,0 +1,48 @@
+"""The typer app: core commands plus whatever plugins add through ``register_commands``."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from asmr_zoo import __version__
+from asmr_zoo.errors import AsmrZooError
+
+app = typer.Typer(
+    name="asmr-zoo",
+    help="A model zoo for generating ASMR trigger sounds with WaveRNN and WaveNet.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"asmr-zoo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """A model zoo for generating ASMR trigger sounds with WaveRNN and WaveNet."""
+
+
+def build_app() -> typer.Typer:
+    """The app with the core commands and the plugins' commands registered."""
+    from asmr_zoo.cli import commands  # noqa: F401  (registers the core commands on ``app``)
+    from asmr_zoo.plugins import get_zoo
+
+    get_zoo(app=app)
+    return app
+
+
+def main() -> None:
+    try:
+        build_app()(standalone_mode=True)
+    except AsmrZooError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,1 @@
+"""Core commands (filled in below)."""

@@ -1,0 +1,244 @@
+"""The interfaces every component implements: Codec, Conditioner, Model, Sampler, DataSource.
+
+The core knows only these; concrete components come from plugins (see ``asmr_zoo.hookspecs``).
+
+Shapes used throughout:
+- a waveform is a float tensor in [-1, 1], shape ``(batch, time)``;
+- codes are a long tensor ``(batch, time, heads)``, one class index per codec head;
+- logits are a float tensor ``(batch, time, heads, classes)``;
+- ``cond`` is a long tensor ``(batch,)`` of trigger indices into the conditioner's vocabulary,
+  or ``None`` for unconditioned models.
+
+This module imports torch; the plugin hooks must not import it at module level (``--help`` and ``list``
+stay torch-free), so plugins register ``"module:attr"`` strings that are imported on first use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from asmr_zoo.errors import UsageError
+from asmr_zoo.triggers import validate_trigger_name
+
+# pick(logits (batch, classes), head) -> codes (batch,): the sampler's decision for one head.
+Pick = Callable[[torch.Tensor, int], torch.Tensor]
+
+
+class Codec(ABC):
+    """Waveform in [-1, 1] <-> integer class codes, one or more heads of ``classes`` classes each."""
+
+    name: ClassVar[str]
+    heads: ClassVar[int]
+    classes: ClassVar[int] = 256
+
+    @abstractmethod
+    def encode(self, wav: torch.Tensor) -> torch.Tensor:
+        """Float waveform ``(...)`` -> long codes ``(..., heads)``. Clips to [-1, 1]; rejects NaN/inf."""
+
+    @abstractmethod
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Long codes ``(..., heads)`` -> float waveform ``(...)`` in [-1, 1]."""
+
+    @property
+    def silence(self) -> tuple[int, ...]:
+        """The codes of a zero sample: where generation starts."""
+        return tuple(int(c) for c in self.encode(torch.zeros(1))[0])
+
+    def scale(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes ``(..., heads)`` -> floats in [-1, 1] per head, the usual network input."""
+        return codes.float() * (2.0 / (self.classes - 1)) - 1.0
+
+
+class Conditioner:
+    """Turns trigger names into conditioning indices; owns the trigger vocabulary saved with checkpoints.
+
+    The model owns the parameters that inject the conditioning (embeddings, projections); the conditioner's
+    name tells the model which equation to implement (``global``: WaveNet eq. 6, ``gate-bias``: WaveRNN
+    eq. 2, ``concat``: WaveRNN eq. 3, ``none``: unconditioned).
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    conditioned: ClassVar[bool] = True
+
+    def __init__(self, vocabulary: Sequence[str] = ()) -> None:
+        vocabulary = tuple(vocabulary)
+        if self.conditioned and not vocabulary:
+            raise UsageError(f"conditioner '{self.name}' needs at least one trigger in its vocabulary")
+        if not self.conditioned and vocabulary:
+            raise UsageError(f"conditioner '{self.name}' takes no triggers, got {list(vocabulary)}")
+        if len(set(vocabulary)) != len(vocabulary):
+            raise UsageError(f"duplicate trigger names in vocabulary {list(vocabulary)}")
+        for trigger in vocabulary:
+            validate_trigger_name(trigger)
+        self.vocabulary: tuple[str, ...] = vocabulary
+
+    def __len__(self) -> int:
+        return len(self.vocabulary)
+
+    def encode(self, triggers: Sequence[str]) -> torch.Tensor | None:
+        """Trigger names -> long tensor ``(batch,)``; ``None`` for an unconditioned model."""
+        if not self.conditioned:
+            return None
+        unknown = [t for t in triggers if t not in self.vocabulary]
+        if unknown:
+            raise UsageError(
+                f"trigger '{unknown[0]}' is not in this model's vocabulary; "
+                f"choose one of: {', '.join(self.vocabulary)}"
+            )
+        return torch.tensor([self.vocabulary.index(t) for t in triggers], dtype=torch.long)
+
+
+@dataclass
+class ModelConfig:
+    """Fields every model config has; each model subclasses this with its own architecture fields."""
+
+    sample_rate: int = 16000
+    window: int = 4000  # training window in samples (WaveRNN: the truncated-BPTT length)
+
+
+class Model(nn.Module, ABC):
+    """An autoregressive raw-audio model.
+
+    Subclasses set ``name``, ``codec`` (a codec name), ``conditioners`` (the names they accept),
+    ``Config`` (a ``ModelConfig`` dataclass) and optionally ``presets`` (name -> dict of config fields),
+    and are constructed as ``Model(config, conditioner, codec)``.
+    """
+
+    name: ClassVar[str]
+    codec_name: ClassVar[str]
+    conditioners: ClassVar[tuple[str, ...]]
+    Config: ClassVar[type[ModelConfig]] = ModelConfig
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def __init__(self, config: ModelConfig, conditioner: Conditioner, codec: Codec) -> None:
+        super().__init__()
+        if conditioner.name not in self.conditioners:
+            raise UsageError(
+                f"model '{self.name}' does not accept conditioner '{conditioner.name}'; "
+                f"it accepts: {', '.join(self.conditioners)}"
+            )
+        if codec.name != self.codec_name:
+            raise UsageError(f"model '{self.name}' needs codec '{self.codec_name}', got '{codec.name}'")
+        self.config = config
+        self.conditioner = conditioner
+        self.codec = codec
+
+    @abstractmethod
+    def forward(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Teacher-forced pass: codes ``(B, T, H)`` -> logits ``(B, T, H, C)``.
+
+        ``logits[:, t]`` predicts ``codes[:, t]`` from ``codes[:, :t]`` (the model shifts its input itself,
+        starting from the codec's silence), plus whatever the architecture allows within step t (WaveRNN's
+        fine head sees the current coarse code).
+        """
+
+    @abstractmethod
+    def init_state(self, batch: int, cond: torch.Tensor | None = None) -> Any:
+        """The recurrent state (or WaveNet queues) before the first sample of a generation."""
+
+    @abstractmethod
+    def step(self, prev: torch.Tensor, state: Any, pick: Pick) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        """One generation step.
+
+        ``prev`` is the previous sample's codes ``(B, H)`` (the codec's silence at t = 0). Calls
+        ``pick(logits, head)`` once per head, in head order, and returns ``(codes (B, H), logits (B, H, C),
+        new_state)``.
+        """
+
+    def generate_fast(
+        self,
+        num_samples: int,
+        state: Any,
+        policy: SamplingPolicy,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> torch.Tensor | None:
+        """An optional fused generation loop: codes ``(B, num_samples, H)``, or ``None`` if not available.
+
+        The policy samplers call it first, so a model may run the whole loop natively (a fused cell, a
+        cached queue). It must draw from the same distribution as ``step`` with ``policy`` (see
+        ``asmr_zoo.sampling.pick_with_policy``) and call ``progress(done, total)`` now and then.
+        """
+        return None
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    def loss(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean cross-entropy in nats per sample, summed over heads (coarse CE + fine CE for WaveRNN)."""
+        logits = self(codes, cond)
+        return nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), codes.reshape(-1), reduction="mean"
+        ) * codes.shape[-1]
+
+    def config_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.config)
+
+
+@dataclass
+class SamplingPolicy:
+    """The decision policy of a sampler, in a form fused generation loops can implement natively."""
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    greedy: bool = False
+    generator: torch.Generator | None = None
+
+
+class Sampler(ABC):
+    """The generation loop and the decision policy. Any sampler works with any model."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def pick(self, logits: torch.Tensor, head: int) -> torch.Tensor:
+        """Logits ``(B, C)`` -> chosen codes ``(B,)``."""
+
+    @abstractmethod
+    def generate(
+        self,
+        model: Model,
+        num_samples: int,
+        cond: torch.Tensor | None,
+        progress: Callable[[int], None] | None = None,
+    ) -> torch.Tensor:
+        """Generate ``num_samples`` samples per clip; ``cond`` has one entry per clip (or clips
+        are counted by the sampler's own ``batch`` when ``cond`` is None). Returns a waveform ``(B, T)``.
+        ``progress(done, total)`` reports generation steps."""
+
+
+@dataclass
+class Segment:
+    """A labelled stretch of audio from a source: what a DataSource yields."""
+
+    trigger: str  # a taxonomy name, or "unknown"
+    raw_label: str
+    audio: np.ndarray  # float32 (channels, samples), the stereo (or mono) master
+    sample_rate: int
+    start: float  # seconds in the source recording
+    end: float
+    video_id: str
+    origin: str  # chapter / description / comment / folder / manifest / synthetic
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class DataSource(ABC):
+    """Yields labelled segments from items (URLs, ids, files, folders, rows)."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def segments(self, items: Sequence[str]) -> Iterator[Segment]:
+        """Yield the segments found in ``items``; problems with one item are reported, not raised."""

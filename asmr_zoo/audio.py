@@ -1,4 +1,4 @@
-"""Audio I/O and resampling: soundfile for files, soxr for rates. Arrays are float32 ``(channels, samples)``."""
+"""Audio I/O and resampling: soundfile for files, soxr for rates; arrays are float32 (channels, samples)."""
 
 from __future__ import annotations
 

@@ -13,8 +13,11 @@ def register_conditioners(register):
 
 @hookimpl
 def register_samplers(register):
-    register("ancestral", "asmr_zoo.sampling:AncestralSampler",
-             "draw from the softmax with temperature, top-k and nucleus (top-p) filtering; many clips at once")
+    register(
+        "ancestral",
+        "asmr_zoo.sampling:AncestralSampler",
+        "draw from the softmax with temperature, top-k and nucleus (top-p) filtering",
+    )
     register("greedy", "asmr_zoo.sampling:GreedySampler", "always the most likely class (deterministic)")
     register("folded", "asmr_zoo.sampling:FoldedSampler",
              "one long clip generated as overlapping folds in a batch, then cross-faded")

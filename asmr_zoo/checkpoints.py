@@ -145,8 +145,10 @@ def load_checkpoint(
         result = model.load_state_dict(tensors, strict=False)
     except RuntimeError as exc:  # shape mismatches
         detail = " ".join(str(exc).split())
-        raise CheckpointError(f"{path} does not fit {meta['model']} / {meta['conditioner']}: {detail}") from exc
-    problems = [f"missing {k}" for k in result.missing_keys] + [f"unexpected {k}" for k in result.unexpected_keys]
+        kind = f"{meta['model']} / {meta['conditioner']}"
+        raise CheckpointError(f"{path} does not fit {kind}: {detail}") from exc
+    problems = [f"missing {k}" for k in result.missing_keys]
+    problems += [f"unexpected {k}" for k in result.unexpected_keys]
     if problems:
         raise CheckpointError(
             f"{path} does not fit {meta['model']} / {meta['conditioner']} as configured: "

@@ -196,7 +196,11 @@ class SamplingPolicy:
 
 
 class Sampler(ABC):
-    """The generation loop and the decision policy. Any sampler works with any model."""
+    """The generation loop and the decision policy. Any sampler works with any model.
+
+    Constructed with keyword arguments ``temperature``, ``top_k``, ``top_p``, ``seed`` and ``batch``
+    (the number of clips when no conditioning says otherwise); a sampler may accept more.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""

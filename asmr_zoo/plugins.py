@@ -33,7 +33,7 @@ from asmr_zoo.errors import PluginError, UsageError
 GROUP = "asmr_zoo"
 CORE_DISTRIBUTION = "asmr-zoo"
 KINDS = ("models", "conditioners", "samplers", "codecs", "sources")
-HOOKS = tuple(f"register_{kind}" for kind in KINDS) + ("register_registry_files", "register_commands")
+HOOKS = (*(f"register_{kind}" for kind in KINDS), "register_registry_files", "register_commands")
 
 
 def singular(kind: str) -> str:
@@ -110,9 +110,8 @@ def _env_flag(name: str) -> bool:
 
 def _marked_hooks(module: object) -> list[str]:
     """Names of the functions in ``module`` marked with ``@asmr_zoo.hookimpl``."""
-    return sorted(
-        name for name in dir(module) if getattr(getattr(module, name, None), f"{GROUP}_impl", None) is not None
-    )
+    marker = f"{GROUP}_impl"
+    return sorted(name for name in dir(module) if getattr(getattr(module, name, None), marker, None) is not None)
 
 
 class Zoo:
@@ -209,7 +208,9 @@ class Zoo:
                 staged.append(Component(_kind, name, target, record.name, description))
 
             self._call(module, f"register_{kind}", record, register=register)
-        self._call(module, "register_registry_files", record, register=lambda p: files.append((Path(p), record.name)))
+        self._call(
+            module, "register_registry_files", record, register=lambda p: files.append((Path(p), record.name))
+        )
         staging_app = None
         if app is not None and "register_commands" in marked:
             import typer
@@ -244,7 +245,8 @@ class Zoo:
             other = self.components[comp.kind].get(comp.name)
             if other is not None or key in seen:
                 owner = other.plugin if other else record.name
-                owner_dist = self.plugins[owner].distribution if owner in self.plugins else record.distribution
+                owner_record = self.plugins.get(owner, record)
+                owner_dist = owner_record.distribution
                 raise PluginError(
                     f"{singular(comp.kind)} '{comp.name}' is registered by both plugin '{owner}' "
                     f"({owner_dist}) and plugin '{record.name}' ({record.distribution}); "

@@ -91,9 +91,11 @@ class PolicySampler(Sampler):
         batch = batch or self.clips(cond)
         with torch.inference_mode():
             state = model.init_state(batch, cond)
-            codes = model.generate_fast(num_samples, state, self.policy, progress)
-            if codes is not None:
-                return codes
+            # A model's fused loop implements the standard policy only: a sampler with its own pick() steps.
+            if type(self).pick is PolicySampler.pick:
+                codes = model.generate_fast(num_samples, state, self.policy, progress)
+                if codes is not None:
+                    return codes
             out = torch.empty(batch, num_samples, model.codec.heads, dtype=torch.long)
             prev = torch.tensor(model.codec.silence, dtype=torch.long).expand(batch, -1)
             every = max(1, num_samples // 200)

@@ -1,0 +1,332 @@
+"""The checkpoint registry: flat YAML lists of entries, merged (user over shipped) and indexed at load time.
+
+An entry::
+
+    - id: wavenet-global-common            # unique, lower case
+      model: wavenet
+      conditioner: global
+      triggers: [tapping_glass, whispering]  # the trigger(s) it serves
+      codec: mulaw8
+      sample_rate: 16000
+      weights: {path: checkpoints/x.safetensors, sha256: <64 hex>, size: 12345}
+      config: {...}                         # the resolved architecture config
+      data: {...}                           # provenance of the training data
+      metrics: {...}                        # held-out bits/sample ...
+      license: CC0-1.0
+      default: true                         # preferred when several entries serve the same lookup
+
+Weight paths are relative to the registry file's directory and may not leave it. Times are seconds,
+names are validated: YAML 1.1 reads ``1:30`` as 90 and ``no`` as False, so types are checked too.
+This module must not import torch.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from asmr_zoo.errors import CheckpointError, RegistryError, UsageError
+from asmr_zoo.triggers import validate_trigger_name
+
+SCHEMA_VERSION = 1
+REQUIRED = ("id", "model", "conditioner", "triggers", "codec", "sample_rate", "weights")
+OPTIONAL = ("config", "data", "metrics", "license", "default", "description")
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass
+class Entry:
+    """One registered checkpoint."""
+
+    id: str
+    model: str
+    conditioner: str
+    triggers: list[str]
+    codec: str
+    sample_rate: int
+    path: Path  # absolute, inside the registry file's directory
+    sha256: str
+    size: int
+    source: Path  # the registry file it came from
+    config: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    license: str = ""
+    default: bool = False
+    description: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "model": self.model,
+            "conditioner": self.conditioner,
+            "triggers": self.triggers,
+            "codec": self.codec,
+            "sample_rate": self.sample_rate,
+            "weights": {"path": str(self.path), "sha256": self.sha256, "size": self.size},
+            "config": self.config,
+            "data": self.data,
+            "metrics": self.metrics,
+            "license": self.license,
+            "default": self.default,
+            "description": self.description,
+            "registry": str(self.source),
+        }
+
+    def checked_path(self) -> Path:
+        """The weights file, after checking it exists with the registered size (sha256 comes at load)."""
+        if not self.path.is_file():
+            raise CheckpointError(
+                f"weights file {self.path} for checkpoint '{self.id}' is missing; restore it or remove the "
+                f"entry from {self.source}"
+            )
+        size = self.path.stat().st_size
+        if size != self.size:
+            raise CheckpointError(
+                f"weights file {self.path} for checkpoint '{self.id}' has {size} bytes, the registry says "
+                f"{self.size}: the file is truncated or replaced; restore it or re-register it"
+            )
+        return self.path
+
+    def load(self, zoo: Any = None) -> Any:
+        """The model, sha256-verified, its metadata checked against this entry."""
+        from asmr_zoo.checkpoints import load_checkpoint
+
+        model = load_checkpoint(
+            self.checked_path(),
+            sha256=self.sha256,
+            expect={
+                "model": self.model,
+                "conditioner": self.conditioner,
+                "codec": self.codec,
+                "sample_rate": str(self.sample_rate),
+            },
+            zoo=zoo,
+        )
+        missing = [t for t in self.triggers if model.conditioner.conditioned and t not in model.conditioner.vocabulary]
+        if missing:
+            raise CheckpointError(
+                f"checkpoint '{self.id}' is registered for trigger '{missing[0]}' but its vocabulary is "
+                f"{list(model.conditioner.vocabulary)}: fix the entry in {self.source}"
+            )
+        return model
+
+
+def validate_id(entry_id: str) -> str:
+    if not isinstance(entry_id, str) or not _ID_RE.match(entry_id):
+        raise UsageError(f"checkpoint id {entry_id!r} must be lower case letters, digits, '.', '_' or '-'")
+    return entry_id
+
+
+def _entry(raw: Any, index: int, source: Path) -> tuple[Entry, list[str]]:
+    """Validate one raw entry; return it and warnings. Raises RegistryError naming the entry."""
+    label = f"{source}: entry {index + 1}"
+    if not isinstance(raw, dict):
+        raise RegistryError(f"{label} is not a mapping (got {type(raw).__name__})")
+    if isinstance(raw.get("id"), str):
+        label += f" ('{raw['id']}')"
+    problems: list[str] = [f"missing required key '{k}'" for k in REQUIRED if k not in raw]
+    warnings = [f"{label}: unknown key '{k}' ignored" for k in raw if k not in REQUIRED + OPTIONAL]
+    if problems:
+        raise RegistryError(f"{label}: " + "; ".join(problems))
+    for key in ("id", "model", "conditioner", "codec"):
+        if not isinstance(raw[key], str) or not raw[key]:
+            problems.append(f"'{key}' must be a non-empty string (got {raw[key]!r}; quote it in YAML)")
+    if isinstance(raw["id"], str) and not _ID_RE.match(raw["id"]):
+        problems.append(f"id '{raw['id']}' must be lower case letters, digits, '.', '_' or '-'")
+    triggers = raw["triggers"]
+    if isinstance(triggers, str):
+        triggers = [triggers]
+    if not isinstance(triggers, list) or not triggers:
+        problems.append("'triggers' must be a non-empty list of trigger names")
+        triggers = []
+    for trigger in triggers:
+        try:
+            validate_trigger_name(trigger)
+        except UsageError as exc:
+            problems.append(str(exc))
+    if not isinstance(raw["sample_rate"], int) or isinstance(raw["sample_rate"], bool) or raw["sample_rate"] <= 0:
+        problems.append(f"'sample_rate' must be a positive integer (got {raw['sample_rate']!r})")
+    weights = raw["weights"]
+    path = None
+    if not isinstance(weights, dict):
+        problems.append("'weights' must be a mapping with path, sha256 and size")
+        weights = {}
+    else:
+        for key in ("path", "sha256", "size"):
+            if key not in weights:
+                problems.append(f"'weights' lacks '{key}'")
+        sha = weights.get("sha256")
+        if "sha256" in weights and not (isinstance(sha, str) and _SHA_RE.match(sha)):
+            problems.append("'weights.sha256' must be 64 lower-case hex digits")
+        size = weights.get("size")
+        if "size" in weights and (not isinstance(size, int) or isinstance(size, bool) or size <= 0):
+            problems.append("'weights.size' must be a positive integer (bytes)")
+        rel = weights.get("path")
+        if "path" in weights:
+            if not isinstance(rel, str) or not rel or Path(rel).is_absolute():
+                problems.append(f"'weights.path' must be a relative path (got {rel!r})")
+            else:
+                base = source.parent.resolve()
+                path = (base / rel).resolve()
+                if not path.is_relative_to(base):
+                    problems.append(f"'weights.path' {rel!r} escapes the registry's directory {base}")
+    for key in ("config", "data", "metrics"):
+        if key in raw and not isinstance(raw[key], dict):
+            problems.append(f"'{key}' must be a mapping")
+    if problems:
+        raise RegistryError(f"{label}: " + "; ".join(problems))
+    return Entry(
+        id=raw["id"],
+        model=raw["model"],
+        conditioner=raw["conditioner"],
+        triggers=list(triggers),
+        codec=raw["codec"],
+        sample_rate=raw["sample_rate"],
+        path=path,
+        sha256=weights["sha256"],
+        size=weights["size"],
+        source=source,
+        config=raw.get("config") or {},
+        data=raw.get("data") or {},
+        metrics=raw.get("metrics") or {},
+        license=str(raw.get("license", "")),
+        default=bool(raw.get("default", False)),
+        description=str(raw.get("description", "")),
+    ), warnings
+
+
+def read_registry_file(path: Path) -> tuple[list[Entry], list[str]]:
+    """Parse and validate one registry YAML file: its entries and warnings."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RegistryError(f"cannot read registry {path}: {exc.strerror}") from exc
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise RegistryError(f"registry {path} is not valid YAML{where}: fix or delete the file") from exc
+    if doc is None:
+        return [], []
+    if not isinstance(doc, dict) or "entries" not in doc:
+        raise RegistryError(f"registry {path} must be a mapping with 'schema_version' and 'entries'")
+    version = doc.get("schema_version", SCHEMA_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise RegistryError(f"registry {path}: schema_version must be an integer")
+    if version > SCHEMA_VERSION:
+        raise RegistryError(
+            f"registry {path} has schema version {version}; this asmr-zoo reads up to {SCHEMA_VERSION}: "
+            f"upgrade asmr-zoo"
+        )
+    raw_entries = doc["entries"] or []
+    if not isinstance(raw_entries, list):
+        raise RegistryError(f"registry {path}: 'entries' must be a list")
+    entries, warnings, errors = [], [], []
+    seen: set[str] = set()
+    for i, raw in enumerate(raw_entries):
+        try:
+            entry, entry_warnings = _entry(raw, i, path)
+        except RegistryError as exc:
+            errors.append(str(exc))
+            continue
+        if entry.id in seen:
+            errors.append(f"{path}: id '{entry.id}' appears twice")
+        seen.add(entry.id)
+        entries.append(entry)
+        warnings.extend(entry_warnings)
+    if errors:
+        raise RegistryError(" | ".join(errors))
+    return entries, warnings
+
+
+class Registry:
+    """All registry files merged: later (user) entries override earlier (shipped) ones with the same id."""
+
+    def __init__(self, files: list[Path], user_file: Path | None = None) -> None:
+        self.entries: dict[str, Entry] = {}
+        self.warnings: list[str] = []
+        self.user_ids: set[str] = set()
+        for path in files:
+            entries, warnings = read_registry_file(path)
+            self.warnings.extend(warnings)
+            for entry in entries:
+                if entry.id in self.entries:
+                    other = self.entries[entry.id].source
+                    raise RegistryError(f"checkpoint id '{entry.id}' is in both {other} and {path}")
+                self.entries[entry.id] = entry
+        if user_file is not None and user_file.is_file():
+            entries, warnings = read_registry_file(user_file)
+            self.warnings.extend(warnings)
+            for entry in entries:
+                self.entries[entry.id] = entry
+                self.user_ids.add(entry.id)
+
+    def get(self, entry_id: str) -> Entry:
+        if entry_id not in self.entries:
+            raise UsageError(
+                f"no checkpoint with id '{entry_id}'; see `asmr-zoo list --kind checkpoints` for the ids"
+            )
+        return self.entries[entry_id]
+
+    def find(self, model: str | None = None, conditioner: str | None = None, trigger: str | None = None) -> list[Entry]:
+        """Entries matching the given fields, best first: user entries, then defaults, then file order."""
+        hits = [
+            e
+            for e in self.entries.values()
+            if (model is None or e.model == model)
+            and (conditioner is None or e.conditioner == conditioner)
+            and (trigger is None or trigger in e.triggers)
+        ]
+        return sorted(hits, key=lambda e: (e.id not in self.user_ids, not e.default))
+
+    def resolve(self, model: str, conditioner: str, trigger: str) -> Entry:
+        """The one default entry for (model, conditioner, trigger); an error says what is available."""
+        hits = self.find(model, conditioner, trigger)
+        if hits:
+            return hits[0]
+        served = sorted({t for e in self.find(model, conditioner) for t in e.triggers})
+        if served:
+            raise UsageError(
+                f"no {model} / {conditioner} checkpoint for trigger '{trigger}'; available triggers: "
+                f"{', '.join(served)}"
+            )
+        pairs = sorted({f"{e.model} --conditioner {e.conditioner}" for e in self.entries.values()})
+        raise UsageError(
+            f"no checkpoint registered for {model} with conditioner '{conditioner}'; registered: "
+            f"{', '.join(pairs) or 'none'} (train one with `asmr-zoo train` and `asmr-zoo register` it)"
+        )
+
+
+def load_registry(zoo: Any = None) -> Registry:
+    """The merged registry: plugin-provided files (the shipped one first), then the user registry."""
+    from asmr_zoo.paths import user_registry
+    from asmr_zoo.plugins import get_zoo
+
+    zoo = zoo or get_zoo()
+    return Registry([path for path, _plugin in zoo.registry_files], user_registry())
+
+
+def add_user_entry(entry: dict[str, Any], path: Path) -> None:
+    """Add (or replace, by id) an entry in the user registry file at ``path``, atomically."""
+    from asmr_zoo.checkpoints import atomic_write
+
+    doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "entries": []}
+    if path.is_file():
+        read_registry_file(path)  # refuse to rewrite a file we cannot read
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or doc
+    doc["entries"] = [e for e in (doc.get("entries") or []) if e.get("id") != entry["id"]] + [entry]
+    text = yaml.safe_dump(doc, sort_keys=False)
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+        read_registry_file(tmp)  # validate before it replaces the old file
+
+    atomic_write(path, write)

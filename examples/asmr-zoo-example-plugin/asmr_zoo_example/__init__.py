@@ -1,0 +1,1 @@
+"""An example asmr-zoo plugin package, written as a third party would write one."""

@@ -1,0 +1,84 @@
+"""Shared fixtures: running the real CLI in a subprocess, and installing throwaway plugin distributions."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def zoo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty ASMR_ZOO_HOME (user registry and checkpoints) for this test."""
+    home = tmp_path / "zoo-home"
+    home.mkdir()
+    monkeypatch.setenv("ASMR_ZOO_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """Run ``python -m asmr_zoo ARGS`` in a subprocess (cwd: a fresh temp dir), return the result."""
+
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300):
+        full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
+        return subprocess.run(
+            [sys.executable, "-m", "asmr_zoo", *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            cwd=cwd or tmp_path,
+            timeout=timeout,
+        )
+
+    return run
+
+
+def make_plugin_dist(site: Path, dist: str, module: str, source: str, entry_name: str | None = None) -> None:
+    """Write a minimal installed distribution (dist-info + module) into ``site`` with one asmr_zoo plugin."""
+    site.mkdir(parents=True, exist_ok=True)
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    info = site / f"{dist.replace('-', '_')}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[asmr_zoo]\n{entry_name or module} = {module}\n")
+
+
+EXAMPLE_PLUGIN = REPO / "examples" / "asmr-zoo-example-plugin"
+
+
+@pytest.fixture
+def example_zoo(monkeypatch: pytest.MonkeyPatch):
+    """A Zoo with the installed plugins plus the example plugin (imported from its source folder)."""
+    from importlib.metadata import EntryPoint, entry_points
+
+    from asmr_zoo.plugins import Zoo
+
+    monkeypatch.syspath_prepend(str(EXAMPLE_PLUGIN))
+    zoo = Zoo()
+    zoo.load_entry_points([*entry_points(group="asmr_zoo"), EntryPoint("example", "asmr_zoo_example.plugin", "asmr_zoo")])
+    return zoo
+
+
+@pytest.fixture(scope="session")
+def example_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A virtualenv (seeing this environment's packages) with the example plugin really pip-installed.
+
+    Returns the venv's python."""
+    venv = tmp_path_factory.mktemp("example-venv")
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    wheels = tmp_path_factory.mktemp("example-wheel")
+    # Build with this environment's setuptools (a fresh venv's seeded one may be too old), then pip install.
+    pip = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels)]
+    subprocess.run([*pip, str(EXAMPLE_PLUGIN)], check=True, capture_output=True)
+    (wheel,) = wheels.glob("*.whl")
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True, capture_output=True)
+    return python

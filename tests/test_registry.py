@@ -1,0 +1,173 @@
+"""The registry: lookup, the user registry, and bad input through the real CLI (one line, non-zero, nothing written)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+import yaml
+
+from asmr_zoo.checkpoints import save_checkpoint, sha256_file
+from asmr_zoo.errors import RegistryError, UsageError
+from asmr_zoo.factory import build_model
+from asmr_zoo.registry import Registry, read_registry_file
+
+
+def _entry(path: Path, **changes) -> dict:
+    entry = {
+        "id": "bigram-glass",
+        "model": "bigram",
+        "conditioner": "none",
+        "triggers": ["tapping_glass"],
+        "codec": "mulaw8",
+        "sample_rate": 16000,
+        "weights": {"path": f"checkpoints/{path.name}", "sha256": sha256_file(path), "size": path.stat().st_size},
+        "metrics": {"test_bits_per_sample": 5.0},
+        "license": "CC0-1.0",
+    }
+    entry.update(changes)
+    return entry
+
+
+@pytest.fixture
+def home(tmp_path: Path, example_zoo) -> Path:
+    """An ASMR_ZOO_HOME with one real bigram checkpoint registered for tapping_glass."""
+    home = tmp_path / "home"
+    (home / "checkpoints").mkdir(parents=True)
+    torch.manual_seed(0)
+    save_checkpoint(home / "checkpoints" / "bigram.safetensors", build_model("bigram", "none", zoo=example_zoo))
+    _write(home, [_entry(home / "checkpoints" / "bigram.safetensors")])
+    return home
+
+
+def _write(home: Path, entries: list, version: int = 1) -> None:
+    (home / "registry.yaml").write_text(yaml.safe_dump({"schema_version": version, "entries": entries}))
+
+
+def _run(python: Path, home: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(python), "-m", "asmr_zoo", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "ASMR_ZOO_HOME": str(home), "COLUMNS": "200"},
+        timeout=300,
+    )
+
+
+RUN = ("run", "bigram", "--trigger", "tapping_glass", "--seconds", "0.1", "--seed", "1", "-o", "out.wav")
+
+
+def test_run_resolves_the_user_registry_and_writes_a_wav(example_venv, home, tmp_path) -> None:
+    result = _run(example_venv, home, tmp_path, *RUN)
+    assert result.returncode == 0, result.stderr
+    audio, rate = sf.read(tmp_path / "out.wav")
+    assert rate == 16000 and len(audio) == 1600
+    again = _run(example_venv, home, tmp_path, *RUN[:-1], "again.wav")
+    assert (sf.read(tmp_path / "again.wav")[0] == audio).all()  # same seed, same audio
+    listing = json.loads(_run(example_venv, home, tmp_path, "list", "--json", "--kind", "checkpoints").stdout)
+    assert "bigram-glass" in {row["id"] for row in listing["checkpoints"]}
+    info = json.loads(_run(example_venv, home, tmp_path, "info", "bigram-glass", "--json").stdout)
+    assert info["metrics"] == {"test_bits_per_sample": 5.0}
+    assert again.returncode == 0
+
+
+def _break(home: Path, how: str) -> None:
+    ckpt = home / "checkpoints" / "bigram.safetensors"
+    if how == "corrupt-yaml":
+        (home / "registry.yaml").write_text("entries: [\n  - id: x\n   bad: indent: here\n")
+    elif how == "missing-weights":
+        ckpt.unlink()
+    elif how == "sha-mismatch":
+        _write(home, [_entry(ckpt, weights={**_entry(ckpt)["weights"], "sha256": "ab" * 32})])
+    elif how == "truncated":
+        ckpt.write_bytes(ckpt.read_bytes()[:-64])
+        _write(home, [_entry(ckpt)])  # sha and size of the truncated file: the parse must catch it
+    elif how == "size-mismatch":
+        ckpt.write_bytes(ckpt.read_bytes()[:-64])
+    elif how == "metadata-mismatch":
+        _write(home, [_entry(ckpt, sample_rate=22050)])
+    elif how == "path-escape":
+        _write(home, [_entry(ckpt, weights={**_entry(ckpt)["weights"], "path": "../../etc/passwd"})])
+    elif how == "missing-key":
+        entry = _entry(ckpt)
+        del entry["codec"]
+        _write(home, [entry])
+    elif how == "newer-schema":
+        _write(home, [_entry(ckpt)], version=99)
+    elif how == "yaml-trap":
+        _write(home, [_entry(ckpt, triggers=[False])])  # what an unquoted `no` becomes
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        ("corrupt-yaml", "is not valid YAML at line"),
+        ("missing-weights", "is missing"),
+        ("sha-mismatch", "sha256 mismatch"),
+        ("truncated", "not a readable safetensors file"),
+        ("size-mismatch", "truncated or replaced"),
+        ("metadata-mismatch", "sample_rate is '16000', not '22050'"),
+        ("path-escape", "escapes the registry's directory"),
+        ("missing-key", "missing required key 'codec'"),
+        ("newer-schema", "schema version 99"),
+        ("yaml-trap", "not a valid trigger name"),
+    ],
+)
+def test_bad_registry_or_checkpoint_is_one_line_error_and_nothing_written(
+    example_venv, home, tmp_path, how: str, message: str
+) -> None:
+    _break(home, how)
+    result = _run(example_venv, home, tmp_path, *RUN)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert message in lines[0]
+    assert not (tmp_path / "out.wav").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name != "home"] == []
+
+
+def test_unknown_keys_warn_but_work(tmp_path, home) -> None:
+    ckpt = home / "checkpoints" / "bigram.safetensors"
+    _write(home, [_entry(ckpt, colour="blue")])
+    entries, warnings = read_registry_file(home / "registry.yaml")
+    assert entries[0].id == "bigram-glass"
+    assert warnings == [f"{home / 'registry.yaml'}: entry 1 ('bigram-glass'): unknown key 'colour' ignored"]
+
+
+def test_lookup_prefers_user_then_default_and_lists_what_exists(tmp_path, home) -> None:
+    ckpt = home / "checkpoints" / "bigram.safetensors"
+    shipped = tmp_path / "shipped"
+    (shipped / "checkpoints").mkdir(parents=True)
+    (shipped / "checkpoints" / ckpt.name).write_bytes(ckpt.read_bytes())
+    _write(shipped, [_entry(ckpt, id="shipped-a"), _entry(ckpt, id="shipped-b", default=True)])
+    registry = Registry([shipped / "registry.yaml"])
+    assert registry.resolve("bigram", "none", "tapping_glass").id == "shipped-b"
+    merged = Registry([shipped / "registry.yaml"], home / "registry.yaml")
+    assert merged.resolve("bigram", "none", "tapping_glass").id == "bigram-glass"
+    with pytest.raises(UsageError, match="available triggers: tapping_glass"):
+        merged.resolve("bigram", "none", "whispering")
+    with pytest.raises(UsageError, match="registered: bigram --conditioner none"):
+        merged.resolve("wavenet", "global", "whispering")
+    with pytest.raises(RegistryError, match="is in both"):
+        Registry([shipped / "registry.yaml", shipped / "registry.yaml"])
+
+
+def test_register_adds_to_the_user_registry(example_venv, home, tmp_path, example_zoo) -> None:
+    ckpt = tmp_path / "mine.safetensors"
+    save_checkpoint(ckpt, build_model("bigram", "none", zoo=example_zoo), extra={"metrics": '{"x": 1}'})
+    bad = _run(example_venv, home, tmp_path, "register", str(ckpt))
+    assert bad.returncode != 0 and "pass --trigger" in bad.stderr
+    result = _run(example_venv, home, tmp_path, "register", str(ckpt), "--trigger", "whispering", "--id", "my-one")
+    assert result.returncode == 0, result.stderr
+    entries, _ = read_registry_file(home / "registry.yaml")
+    mine = {e.id: e for e in entries}["my-one"]
+    assert mine.triggers == ["whispering"] and mine.metrics == {"x": 1} and mine.path.is_file()
+    run = _run(example_venv, home, tmp_path, "run", "bigram", "-t", "whispering", "-s", "0.05", "-o", "w.wav")
+    assert run.returncode == 0, run.stderr

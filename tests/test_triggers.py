@@ -1,0 +1,46 @@
+"""The trigger taxonomy and the free-text normaliser."""
+
+from __future__ import annotations
+
+import pytest
+
+from asmr_zoo.errors import UsageError
+from asmr_zoo.triggers import COMMON_TRIGGERS, UNKNOWN, normalise_trigger, validate_trigger_name
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Tapping on a wine glass", "tapping_glass"),
+        ("glass tapping", "tapping_glass"),
+        ("fluffy mic brushing", "brushing_sponge_mic"),
+        ("Brushing the foam cover", "brushing_sponge_mic"),
+        ("3Dio ear massage", "massaging_bi_mic"),
+        ("binaural ear massage", "massaging_bi_mic"),
+        ("Ear massage", "massaging"),
+        ("scratching the mic", "scratching_mic"),
+        ("Whispering (close up)", "whispering"),
+        ("wooden tapping", "tapping_wood"),
+        ("cork board brushing", "brushing_cork"),
+        ("metal tin tapping", "tapping_metal"),
+        ("Intro", UNKNOWN),
+        ("outro + chit chat", UNKNOWN),
+        ("tapping and scratching", UNKNOWN),  # two techniques: don't guess
+        ("tapping wood and glass", UNKNOWN),  # two materials: don't guess
+        ("mouth sounds", UNKNOWN),
+        ("", UNKNOWN),
+    ],
+)
+def test_normalise(text: str, expected: str) -> None:
+    assert normalise_trigger(text) == expected
+
+
+def test_common_set_is_valid() -> None:
+    for name in COMMON_TRIGGERS:
+        assert validate_trigger_name(name) == name
+
+
+@pytest.mark.parametrize("bad", ["Tapping_glass", "tapping_lava", "licking_glass", "tapping glass", "", "1:30"])
+def test_bad_names_are_rejected_with_the_fix(bad: str) -> None:
+    with pytest.raises(UsageError, match="trigger|technique|material"):
+        validate_trigger_name(bad)

@@ -174,11 +174,22 @@ class Model(nn.Module, ABC):
         return self.config.sample_rate
 
     def loss(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """Mean cross-entropy in nats per sample, summed over heads (coarse CE + fine CE for WaveRNN)."""
-        logits = self(codes, cond)
+        """The training loss of a teacher-forced pass (see ``loss_from_logits``)."""
+        return self.loss_from_logits(self(codes, cond), codes)
+
+    def loss_from_logits(self, logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy in nats per sample, summed over heads (coarse CE + fine CE for WaveRNN).
+
+        Kept apart from ``forward`` so that training can run the forward pass through a wrapper
+        (DistributedDataParallel). Models with weighted heads override this.
+        """
         return nn.functional.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), codes.reshape(-1), reduction="mean"
         ) * codes.shape[-1]
+
+    def trigger_embeddings(self) -> torch.Tensor | None:
+        """The learned trigger embeddings ``(vocabulary, dim)`` for conditioned models (Figure 8), else None."""
+        return None
 
     def config_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self.config)

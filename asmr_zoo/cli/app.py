@@ -35,7 +35,7 @@ def _root(
 
 def build_app() -> typer.Typer:
     """The app with the core commands and the plugins' commands registered."""
-    from asmr_zoo.cli import commands  # noqa: F401  (registers the core commands on ``app``)
+    from asmr_zoo.cli import commands, train_eval  # noqa: F401  (they register the core commands on ``app``)
     from asmr_zoo.plugins import get_zoo
 
     get_zoo(app=app)

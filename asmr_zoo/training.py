@@ -1,0 +1,399 @@
+"""Training: configs (dataclass schema <- YAML <- key=value), windows from a data set, a resumable loop.
+
+The loop is deterministic given the seed: the windows of step ``s`` on rank ``r`` are drawn from a generator
+seeded with (seed, s, r), so a resumed run continues exactly where the killed one stopped, needing only the
+weights, the optimizer state and the step, all kept in one safetensors resume file (never a pickle). Under
+``torchrun`` (WORLD_SIZE > 1) the same code runs with DistributedDataParallel (gloo on CPU, nccl on GPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from asmr_zoo.checkpoints import atomic_write, save_checkpoint
+from asmr_zoo.errors import CheckpointError, DataError, UsageError
+from asmr_zoo.interfaces import Model, ModelConfig
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation settings (the ``train.*`` keys)."""
+
+    steps: int = 2000
+    batch_size: int = 8
+    lr: float = 2e-3
+    lr_min: float = 1e-4  # cosine decay to this
+    warmup: int = 50
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    window: int = 0  # samples per training window; 0: the model's config.window
+    eval_every: int = 250
+    checkpoint_every: int = 250
+    eval_windows: int = 16  # held-out windows per trigger
+    seed: int = 0
+    threads: int = 0  # torch intra-op threads; 0: torch's default
+
+
+# -- configs ---------------------------------------------------------------------------------------
+
+
+def _check_keys(values: Mapping[str, Any], schema: Mapping[str, type], where: str) -> None:
+    """Reject unknown keys with a "did you mean" hint (omegaconf's own message has none)."""
+    for section, sub in values.items():
+        if section not in schema:
+            hint = difflib.get_close_matches(str(section), list(schema), n=1)
+            raise UsageError(
+                f"unknown config key '{section}' in {where}"
+                + (f" (did you mean '{hint[0]}'?)" if hint else f"; top-level keys are: {', '.join(schema)}")
+            )
+        if not isinstance(sub, Mapping):
+            raise UsageError(f"config key '{section}' in {where} must be a mapping of fields")
+        fields = [f.name for f in dataclasses.fields(schema[section])]
+        for key in sub:
+            if key not in fields:
+                hint = difflib.get_close_matches(str(key), fields, n=1)
+                raise UsageError(
+                    f"unknown config key '{section}.{key}' in {where}"
+                    + (f" (did you mean '{section}.{hint[0]}'?)" if hint else f"; fields are: {', '.join(fields)}")
+                )
+
+
+def resolve_training_config(
+    model_cls: type[Model],
+    preset: str | None = None,
+    config_file: Path | None = None,
+    overrides: Sequence[str] = (),
+) -> tuple[ModelConfig, TrainConfig, set[str]]:
+    """Model and train configs: dataclass defaults <- preset <- YAML file <- ``key=value`` overrides.
+
+    Also returns the model fields the user set explicitly (file or overrides)."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    schema = {"model": model_cls.Config, "train": TrainConfig}
+    layers: list[tuple[dict[str, Any], str]] = []
+    if preset:
+        if preset not in model_cls.presets:
+            raise UsageError(f"unknown preset '{preset}' for {model_cls.name}; available: {', '.join(model_cls.presets)}")
+        layers.append(({"model": dict(model_cls.presets[preset])}, f"preset '{preset}'"))
+    if config_file is not None:
+        if not Path(config_file).is_file():
+            raise UsageError(f"config file {config_file} does not exist")
+        try:
+            loaded = OmegaConf.to_container(OmegaConf.load(config_file))
+        except Exception as exc:
+            raise UsageError(f"config file {config_file} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+        if not isinstance(loaded, dict):
+            raise UsageError(f"config file {config_file} must be a mapping with 'model' and/or 'train' sections")
+        layers.append((loaded, str(config_file)))
+    for item in overrides:
+        if "=" not in item or not item.split("=", 1)[0].strip():
+            raise UsageError(f"override '{item}' must look like section.key=value, e.g. train.steps=100")
+    if overrides:
+        try:
+            dotted = OmegaConf.to_container(OmegaConf.from_dotlist(list(overrides)))
+        except OmegaConfBaseException as exc:
+            raise UsageError(f"bad override: {str(exc).splitlines()[0]}") from exc
+        layers.append((dotted, "the overrides"))
+    explicit: set[str] = set()
+    for values, where in layers:
+        _check_keys(values, schema, where)
+        if where != f"preset '{preset}'":
+            explicit |= set(values.get("model", {}))
+    try:
+        merged = OmegaConf.merge(
+            {"model": OmegaConf.structured(model_cls.Config), "train": OmegaConf.structured(TrainConfig)},
+            *[values for values, _ in layers],
+        )
+        return OmegaConf.to_object(merged.model), OmegaConf.to_object(merged.train), explicit
+    except OmegaConfBaseException as exc:
+        raise UsageError(f"bad config value: {str(exc).splitlines()[0]}") from exc
+
+
+# -- data ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Clip:
+    codes: torch.Tensor  # (T, H)
+    trigger: str
+    video_id: str
+
+
+def load_clips(rows: Sequence[Any], codec: Any, sample_rate: int) -> list[Clip]:
+    """Read and encode the training copies of data-set rows."""
+    from asmr_zoo.audio import read_audio
+
+    clips = []
+    for row in rows:
+        if row.sample_rate != sample_rate:
+            raise DataError(
+                f"{row.path} is at {row.sample_rate} Hz but the model runs at {sample_rate} Hz: re-make the "
+                f"data with --sample-rate {sample_rate} or set model.sample_rate={row.sample_rate}"
+            )
+        audio, rate = read_audio(row.path)
+        if rate != sample_rate:
+            raise DataError(f"{row.path} is at {rate} Hz, its manifest says {row.sample_rate}: re-make the data")
+        clips.append(Clip(codec.encode(torch.from_numpy(audio.mean(axis=0))), row.trigger, row.video_id))
+    return clips
+
+
+def select_rows(rows: Sequence[Any], triggers: Sequence[str], data_dir: Path) -> list[Any]:
+    """The rows of the asked triggers (all triggers if none asked); a trigger without data is an error."""
+    available = sorted({r.trigger for r in rows})
+    for trigger in triggers:
+        if trigger not in available:
+            raise DataError(f"no data for trigger '{trigger}' in {data_dir}; it has: {', '.join(available)}")
+    return [r for r in rows if not triggers or r.trigger in triggers]
+
+
+class WindowSampler:
+    """Random training windows, deterministic in (seed, step, rank); fixed held-out windows for validation."""
+
+    def __init__(self, clips: list[Clip], window: int, vocabulary: Sequence[str]) -> None:
+        self.clips = [c for c in clips if len(c.codes) >= window]
+        if not self.clips:
+            longest = max((len(c.codes) for c in clips), default=0)
+            raise DataError(
+                f"every training clip is shorter than the training window ({window} samples; the longest has "
+                f"{longest}): lower train.window or provide longer clips"
+            )
+        self.window = window
+        self.index = {t: i for i, t in enumerate(vocabulary)}
+        lengths = torch.tensor([len(c.codes) - window + 1 for c in self.clips], dtype=torch.float64)
+        self.weights = lengths / lengths.sum()
+
+    def batch(self, size: int, seed: int, step: int, rank: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        gen = torch.Generator().manual_seed(hash((seed, step, rank)) & 0x7FFFFFFF)
+        picks = torch.multinomial(self.weights, size, replacement=True, generator=gen).tolist()
+        windows, conds = [], []
+        for i in picks:
+            clip = self.clips[i]
+            start = int(torch.randint(0, len(clip.codes) - self.window + 1, (1,), generator=gen))
+            windows.append(clip.codes[start : start + self.window])
+            conds.append(self.index.get(clip.trigger, 0))
+        cond = torch.tensor(conds) if self.index else None
+        return torch.stack(windows), cond
+
+
+def held_out_windows(clips: list[Clip], window: int, per_trigger: int) -> dict[str, list[torch.Tensor]]:
+    """Evenly spaced windows per trigger from the held-out clips (deterministic)."""
+    out: dict[str, list[torch.Tensor]] = {}
+    for trigger in sorted({c.trigger for c in clips}):
+        pieces = [
+            c.codes[s : s + window]
+            for c in clips
+            if c.trigger == trigger
+            for s in range(0, max(1, len(c.codes) - window + 1), window)
+        ]
+        pieces = [p for p in pieces if len(p) == window] or [
+            c.codes for c in clips if c.trigger == trigger and len(c.codes) > 1
+        ][:1]
+        step = max(1, len(pieces) // per_trigger)
+        out[trigger] = pieces[::step][:per_trigger]
+    return out
+
+
+@torch.no_grad()
+def bits_per_sample(model: Model, windows: list[torch.Tensor], trigger: str | None) -> float:
+    """Mean negative log-likelihood of ``windows`` in bits per sample (summed over heads)."""
+    total, count = 0.0, 0
+    for w in windows:
+        codes = w.unsqueeze(0)
+        cond = model.conditioner.encode([trigger]) if model.conditioner.conditioned else None
+        total += float(model.loss_from_logits(model(codes, cond), codes)) * codes.shape[1]
+        count += codes.shape[1]
+    return total / max(count, 1) / math.log(2)
+
+
+def unigram_bits(train: list[Clip], test: list[Clip], classes: int) -> float:
+    """Bits per sample of the test codes under per-head unigram distributions of the training codes."""
+    heads = train[0].codes.shape[1]
+    total = 0.0
+    for h in range(heads):
+        counts = torch.ones(classes, dtype=torch.float64)  # add-one smoothing
+        for c in train:
+            counts += torch.bincount(c.codes[:, h], minlength=classes).double()
+        logp = (counts / counts.sum()).log2()
+        test_codes = torch.cat([c.codes[:, h] for c in test])
+        total += float(-logp[test_codes].mean())
+    return total
+
+
+# -- the loop --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed() -> Distributed:
+    """Join the process group when launched by torchrun (WORLD_SIZE > 1): gloo on CPU, nccl on GPU."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Distributed()
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return Distributed(dist.get_rank(), dist.get_world_size())
+
+
+def resume_path(out: Path) -> Path:
+    return out.with_name(out.name + ".resume")
+
+
+def save_resume(path: Path, model: Model, optimizer: torch.optim.Optimizer, step: int, info: dict[str, Any]) -> None:
+    """Weights, optimizer state and step in one safetensors file, written atomically."""
+    from safetensors.torch import save_file
+
+    tensors = {f"model.{k}": v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    opt = optimizer.state_dict()
+    for idx, state in opt["state"].items():
+        for key, value in state.items():
+            tensors[f"opt.{idx}.{key}"] = torch.as_tensor(value).clone()
+    meta = {"step": str(step), "param_groups": json.dumps(opt["param_groups"]), "info": json.dumps(info)}
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+
+
+def load_resume(path: Path, model: Model, optimizer: torch.optim.Optimizer, info: dict[str, Any]) -> int:
+    """Restore a resume file written by ``save_resume``; returns the step to continue from."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata()
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open has no iterator)
+    except Exception as exc:
+        raise CheckpointError(f"resume file {path} is unreadable ({exc}): delete it to start afresh") from exc
+    saved = json.loads(meta["info"])
+    for key in ("model", "conditioner", "vocabulary", "model_config"):
+        if saved.get(key) != info.get(key):
+            raise UsageError(
+                f"resume file {path} was made with a different {key.replace('_', ' ')} ({saved.get(key)}): "
+                f"use the same settings, another --out, or delete it to start afresh"
+            )
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
+    return int(meta["step"])
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    step: int
+    metrics: dict[str, Any]
+
+
+def train(
+    model: Model,
+    cfg: TrainConfig,
+    train_clips: list[Clip],
+    test_clips: list[Clip],
+    out: Path,
+    resume: bool = False,
+    extra: Mapping[str, Any] | None = None,
+    progress: Callable[[int, int, float, float], None] | None = None,
+) -> TrainResult:
+    """Train ``model``; write ``out`` (weights) and ``out.resume`` (everything to continue) periodically."""
+    dist = setup_distributed()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    window = cfg.window or model.config.window
+    sampler = WindowSampler(train_clips, window, model.conditioner.vocabulary)
+    held_out = held_out_windows(test_clips, window, cfg.eval_windows) if test_clips else {}
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    info = {
+        "model": model.name,
+        "conditioner": model.conditioner.name,
+        "vocabulary": list(model.conditioner.vocabulary),
+        "model_config": model.config_dict(),
+    }
+    step = 0
+    state_file = resume_path(out)
+    if resume and state_file.is_file():
+        step = load_resume(state_file, model, optimizer, info)
+    net: nn.Module = model
+    if dist.world > 1:
+        net = nn.parallel.DistributedDataParallel(model)
+    metrics: dict[str, Any] = {}
+
+    def evaluate() -> dict[str, Any]:
+        model.eval()
+        per = {t: bits_per_sample(model, w, t) for t, w in held_out.items()}
+        model.train()
+        found = {"test_bits_per_sample": sum(per.values()) / len(per), "test_bits_per_trigger": per} if per else {}
+        found["uniform_bits_per_sample"] = 8.0 * model.codec.heads
+        if test_clips:
+            found["unigram_bits_per_sample"] = unigram_bits(train_clips, test_clips, model.codec.classes)
+        return found
+
+    def checkpoint() -> None:
+        if dist.main:
+            save_resume(state_file, model, optimizer, step, info)
+            meta = {k: json.dumps(v) for k, v in (extra or {}).items()}
+            meta["metrics"] = json.dumps(metrics)
+            meta["train"] = json.dumps(dataclasses.asdict(cfg))
+            save_checkpoint(out, model, extra=meta)
+
+    model.train()
+    started, samples = time.perf_counter(), 0
+    while step < cfg.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(cfg, step)
+        codes, cond = sampler.batch(cfg.batch_size, cfg.seed, step, dist.rank)
+        loss = model.loss_from_logits(net(codes, cond), codes)
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            raise DataError(f"the loss became {loss_value} at step {step}: lower train.lr or check the data")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        step += 1
+        samples += codes.shape[0] * codes.shape[1] * dist.world
+        if progress is not None and dist.main:
+            progress(step, cfg.steps, loss_value / math.log(2), samples / (time.perf_counter() - started))
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            metrics = evaluate() if dist.main else {}
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            checkpoint()
+    if not metrics and dist.main:  # resumed at the end: nothing ran
+        metrics = evaluate()
+        checkpoint()
+    if dist.world > 1:
+        import torch.distributed as torch_dist
+
+        torch_dist.barrier()
+    return TrainResult(out, step, metrics)

@@ -359,12 +359,12 @@ def train(
         return found
 
     def checkpoint() -> None:
-        if dist.main:
-            save_resume(state_file, model, optimizer, step, info)
+        if dist.main:  # weights first: whenever a resume file exists, so does a checkpoint at least as new
             meta = {k: json.dumps(v) for k, v in (extra or {}).items()}
             meta["metrics"] = json.dumps(metrics)
             meta["train"] = json.dumps(dataclasses.asdict(cfg))
             save_checkpoint(out, model, extra=meta)
+            save_resume(state_file, model, optimizer, step, info)
 
     model.train()
     started, samples = time.perf_counter(), 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -89,24 +90,27 @@ def train_command(
             "minutes": minutes,
         },
     }
+    main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
     n_params = sum(p.numel() for p in net.parameters())
-    err_console.print(f"training {model}/{conditioner} ({n_params:,} parameters) on {', '.join(served)}")
+    if main_process:
+        err_console.print(f"training {model}/{conditioner} ({n_params:,} parameters) on {', '.join(served)}")
     columns = (
         TextColumn("step {task.completed}/{task.total}"),
         BarColumn(),
         TextColumn("loss {task.fields[loss]:.3f} bits  {task.fields[speed]:,.0f} samples/s"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err_console, transient=True) as bar:
+    with Progress(*columns, console=err_console, transient=True, disable=not main_process) as bar:
         task = bar.add_task("train", total=train_cfg.steps, loss=float("nan"), speed=0.0)
 
         def report(step: int, total: int, loss: float, speed: float) -> None:
             bar.update(task, completed=step, loss=loss, speed=speed)
 
         result = train(net, train_cfg, train_clips, test_clips, out, resume=resume, extra=extra, progress=report)
-    bits = result.metrics.get("test_bits_per_sample")
-    summary = f"held-out {bits:.3f} bits/sample" if bits is not None else "no held-out data"
-    err_console.print(f"wrote {out} at step {result.step}: {summary}")
+    if main_process:
+        bits = result.metrics.get("test_bits_per_sample")
+        summary = f"held-out {bits:.3f} bits/sample" if bits is not None else "no held-out data"
+        err_console.print(f"wrote {out} at step {result.step}: {summary}")
 
 
 @app.command("eval")

@@ -28,6 +28,7 @@ class BigramModel(Model):
     def __init__(self, config: BigramConfig, conditioner: Any, codec: Codec) -> None:
         super().__init__(config, conditioner, codec)
         self.table = nn.Embedding(codec.classes, codec.classes)
+        nn.init.zeros_(self.table.weight)  # start from the uniform distribution (8 bits per sample)
         self.bias = nn.Embedding(max(1, len(conditioner)), codec.classes) if conditioner.conditioned else None
 
     def _logits(self, prev: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:

@@ -1,0 +1,168 @@
+"""train / eval / run through the real CLI on a small synthetic data set, with the example bigram model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+from safetensors.torch import load_file
+
+from asmr_zoo.checkpoints import read_metadata
+
+TRIGGERS = "tapping_glass,whispering"
+
+
+def zoo(python: Path, *args: str, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(python), "-m", "asmr_zoo", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("synth")
+    result = zoo(Path(sys.executable), "data", "synth", "--out", "data", "--triggers", TRIGGERS, "--minutes", "0.2",
+                 cwd=root)
+    assert result.returncode == 0, result.stderr
+    return root / "data"
+
+
+def train_args(data: Path, out: str, *extra: str) -> list[str]:
+    return ["train", "bigram", "--conditioner", "none", "--data", str(data), "--trigger", "tapping_glass",
+            "--out", out, "train.eval_every=10", "train.checkpoint_every=10", "train.lr=0.05", "train.warmup=1", *extra]
+
+
+def test_train_eval_run_register_round_trip(example_venv, data, tmp_path, zoo_home) -> None:
+    result = zoo(example_venv, *train_args(data, "m.safetensors", "train.steps=150", "train.lr=0.1"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "wrote m.safetensors at step 150" in result.stderr
+    meta = read_metadata(tmp_path / "m.safetensors")
+    metrics = json.loads(meta["extra.metrics"])
+    assert metrics["uniform_bits_per_sample"] == 8.0
+    assert 0 < metrics["test_bits_per_sample"] < 8.0  # it learned something beyond uniform
+    assert json.loads(meta["extra.triggers"]) == ["tapping_glass"]
+    assert meta["sample_rate"] == "16000"  # adopted from the data
+
+    report = zoo(example_venv, "eval", "m.safetensors", "--data", str(data), "--json", "--seconds", "0.2", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    scores = json.loads(report.stdout)
+    row = scores["triggers"]["tapping_glass"]
+    assert list(scores["triggers"]) == ["tapping_glass"]
+    assert abs(row["bits"] - metrics["test_bits_per_sample"]) < 1e-6  # the same held-out windows
+    assert row["bits"] < 8.0 and row["unigram_bits"] < 8.0
+    assert row["spectral"]["log_mel_distance_db"] >= 0
+
+    run = zoo(example_venv, "run", "bigram", "-t", "tapping_glass", "--checkpoint", "m.safetensors",
+              "-s", "0.25", "-o", "x.wav", "--batch", "2", "--sampler", "min-p", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert [sf.info(tmp_path / f"x-{i}.wav").frames for i in (1, 2)] == [4000, 4000]
+
+    reg = zoo(example_venv, "register", "m.safetensors", "--id", "my-bigram", cwd=tmp_path)
+    assert reg.returncode == 0, reg.stderr
+    info = json.loads(zoo(example_venv, "info", "my-bigram", "--json", cwd=tmp_path).stdout)
+    assert info["metrics"]["test_bits_per_sample"] == metrics["test_bits_per_sample"]
+    assert info["triggers"] == ["tapping_glass"]
+
+
+def test_killed_run_resumes_to_the_same_weights(example_venv, data, tmp_path) -> None:
+    settings = ("train.steps=300", "train.batch_size=16", "train.eval_every=100")
+    args = train_args(data, "k.safetensors", *settings)
+    straight = zoo(example_venv, *train_args(data, "s.safetensors", *settings), cwd=tmp_path)
+    assert straight.returncode == 0, straight.stderr
+
+    proc = subprocess.Popen([str(example_venv), "-m", "asmr_zoo", *args], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    resume_file = tmp_path / "k.safetensors.resume"
+    deadline = time.time() + 120
+    while not resume_file.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = read_step(resume_file)
+    assert 0 < killed_at < 300, "the run should have been killed mid-way"
+    read_metadata(tmp_path / "k.safetensors")  # the last checkpoint is intact
+
+    again = zoo(example_venv, *args, cwd=tmp_path)
+    assert again.returncode != 0 and "--resume" in again.stderr  # never silently restarts over it
+    resumed = zoo(example_venv, *args, "--resume", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "at step 300" in resumed.stderr
+    a, b = load_file(tmp_path / "s.safetensors"), load_file(tmp_path / "k.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def read_step(path: Path) -> int:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        return int(fh.metadata()["step"])
+
+
+def test_torchrun_two_processes_on_gloo(example_venv, data, tmp_path) -> None:
+    cmd = [str(example_venv), "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "asmr_zoo", *train_args(data, "ddp.safetensors", "train.steps=20")]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("wrote ddp.safetensors at step 20") == 1  # only rank 0 writes
+    assert read_step(tmp_path / "ddp.safetensors.resume") == 20
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["model.windo=10"], "unknown config key 'model.windo' in the overrides (did you mean 'model.window'?)"),
+        (["trian.steps=3"], "unknown config key 'trian' in the overrides (did you mean 'train'?)"),
+        (["train.steps=abc"], "bad config value"),
+        (["model.sample_rate=22050"], "is at 16000 Hz but model.sample_rate is 22050"),
+        (["--trigger", "brushing_mic"], "no data for trigger 'brushing_mic'"),
+        (["--conditioner", "gate-bias"], "accepts conditioners: none, global"),
+        (["--preset", "huge"], "unknown preset 'huge'"),
+    ],
+)
+def test_bad_training_input_is_one_line_and_writes_nothing(example_venv, data, tmp_path, args, message) -> None:
+    base = ["train", "bigram", "--data", str(data), "--out", "bad.safetensors", "train.steps=2"]
+    result = zoo(example_venv, *base, *args, cwd=tmp_path)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_data_directories(example_venv, data, tmp_path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for where, message in [(tmp_path / "nope", "does not exist"), (empty, "manifest")]:
+        result = zoo(example_venv, "train", "bigram", "--data", str(where), "--out", "o.safetensors", cwd=tmp_path)
+        assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
+
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(data, broken)
+    wav = next((broken / "tapping_glass").glob("*.wav"))
+    wav.write_bytes(b"RIFF not really a wav")
+    result = zoo(example_venv, "train", "bigram", "--data", str(broken), "--out", "o.safetensors", cwd=tmp_path)
+    assert result.returncode != 0 and "not a readable audio file" in result.stderr
+    assert not (tmp_path / "o.safetensors").exists()
+
+
+def test_checkpoint_for_another_model_is_refused(example_venv, data, tmp_path) -> None:
+    assert zoo(example_venv, *train_args(data, "m.safetensors", "train.steps=2"), cwd=tmp_path).returncode == 0
+    result = zoo(example_venv, "run", "wavenet", "-t", "tapping_glass", "--checkpoint", "m.safetensors",
+                 "-o", "x.wav", cwd=tmp_path)
+    assert result.returncode != 0 and "model is 'bigram', not 'wavenet'" in result.stderr
+    assert not (tmp_path / "x.wav").exists()

@@ -34,7 +34,7 @@ from asmr_zoo.triggers import validate_trigger_name
 
 SCHEMA_VERSION = 1
 REQUIRED = ("id", "model", "conditioner", "triggers", "codec", "sample_rate", "weights")
-OPTIONAL = ("config", "data", "metrics", "license", "default", "description")
+OPTIONAL = ("config", "data", "training", "metrics", "license", "default", "description")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 

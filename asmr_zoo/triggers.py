@@ -65,7 +65,12 @@ MATERIAL_SYNONYMS: dict[str, str] = {
 
 # Labels that are not trigger audio at all: kept as unknown, never trained on.
 NON_TRIGGER_WORDS = frozenset(
-    ["intro", "introduction", "outro", "ending", "end", "talking", "talk", "chat", "chatting", "chit", "rambling", "ramble", "update", "updates", "announcement", "sponsor", "sponsored", "ad", "advert", "giveaway", "q&a", "qa", "storytime", "story", "thanks", "thank", "goodbye", "bye", "welcome", "hello", "hi", "subscribe", "patreon", "credits", "preview", "trailer", "bloopers", "blooper"]
+    [
+        "intro", "introduction", "outro", "ending", "end", "talking", "talk", "chat", "chatting", "chit",
+        "rambling", "ramble", "update", "updates", "announcement", "sponsor", "sponsored", "ad", "advert",
+        "giveaway", "q&a", "qa", "storytime", "story", "thanks", "thank", "goodbye", "bye", "welcome",
+        "hello", "hi", "subscribe", "patreon", "credits", "preview", "trailer", "bloopers", "blooper",
+    ]
 )
 
 _NAME_RE = re.compile(r"^[a-z]+(?:_[a-z]+)*$")

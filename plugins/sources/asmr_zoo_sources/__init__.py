@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Built-in data sources: YouTube timestamps, folders, YouTube-ASMR-300K manifests, a synthetic corpus."""

@@ -1,0 +1,143 @@
+"""The ``manifest`` source: CSV rows ``video_id, start, end[, label]`` (the YouTube-ASMR-300K style).
+
+Lines starting with ``#`` and a header row are skipped; times are seconds. A row's label maps through
+the taxonomy; rows without one take the source's ``trigger`` (or stay unknown). Audio comes from
+``<audio_dir>/<video_id>.<ext>`` (any format ffmpeg reads) or, with ``download=True``, from YouTube
+through the ``youtube`` source's downloader.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from asmr_zoo.errors import DataError
+from asmr_zoo.interfaces import Segment
+from asmr_zoo.triggers import UNKNOWN, normalise_trigger, validate_trigger_name
+from asmr_zoo_sources.base import Unit, UnitSource, cut, raiser, unlabelled
+from asmr_zoo_sources.ffmpeg import extract_audio
+
+MEDIA_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".opus", ".webm", ".mp4", ".mkv", ".aac")
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    video_id: str
+    start: float
+    end: float
+    label: str
+
+
+def read_rows(path: Path) -> tuple[list[ManifestEntry], list[str]]:
+    """The rows of a manifest CSV and one message per malformed row."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"manifest {path} could not be read ({exc})") from exc
+    rows, problems = [], []
+    for number, fields in enumerate(csv.reader(text.splitlines()), 1):
+        fields = [f.strip() for f in fields]
+        if not fields or not fields[0] or fields[0].startswith("#"):
+            continue
+        try:
+            if len(fields) < 3:
+                raise ValueError("expected video_id, start, end[, label]")
+            start, end = float(fields[1]), float(fields[2])
+        except ValueError as exc:
+            if number == 1:
+                continue  # a header row
+            problems.append(f"{path} line {number}: {exc}")
+            continue
+        if not 0 <= start < end:
+            problems.append(f"{path} line {number}: start {start} and end {end} do not make a segment")
+            continue
+        rows.append(ManifestEntry(fields[0], start, end, ",".join(fields[3:]).strip()))
+    return rows, problems
+
+
+class ManifestSource(UnitSource):
+    """Segments listed in CSV manifests, cut from local audio files or downloaded videos."""
+
+    name = "manifest"
+    description = "CSV rows video_id, start, end[, label] (YouTube-ASMR-300K style)"
+
+    def __init__(
+        self,
+        audio_dir: Path | None = None,
+        trigger: str | None = None,
+        download: bool = False,
+        workdir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.audio_dir = Path(audio_dir) if audio_dir is not None else None
+        self.trigger = validate_trigger_name(trigger) if trigger else None
+        self.download = download
+        self.workdir = Path(workdir) if workdir is not None else None
+
+    def units(self, items: Sequence[str]) -> Iterator[Unit]:
+        for item in items:
+            try:
+                rows, problems = read_rows(Path(item))
+            except DataError as exc:
+                yield Unit(Path(item).name, item, raiser(exc))
+                continue
+            for problem in problems:
+                self.report(problem)
+            by_video: dict[str, list[ManifestEntry]] = {}
+            for row in rows:
+                by_video.setdefault(row.video_id, []).append(row)
+            for video_id, video_rows in by_video.items():
+                yield Unit(video_id, item, lambda v=video_id, r=video_rows: self._load(v, r))
+
+    def _media(self, video_id: str, tmp: Path) -> Path:
+        if self.audio_dir is not None:
+            for suffix in MEDIA_SUFFIXES:
+                candidate = self.audio_dir / f"{video_id}{suffix}"
+                if candidate.is_file():
+                    return candidate
+        if not self.download:
+            where = f"in {self.audio_dir}" if self.audio_dir else "(no --audio-dir given)"
+            raise DataError(
+                f"no audio file {video_id}.<wav|flac|m4a|...> {where}; pass --download to fetch it"
+            )
+        from asmr_zoo_sources.youtube import YouTubeSource
+
+        youtube = YouTubeSource(workdir=self.workdir)
+        return youtube.download_audio(youtube.fetch_info(f"https://www.youtube.com/watch?v={video_id}"), tmp)
+
+    def _load(self, video_id: str, rows: list[ManifestEntry]) -> Iterator[Segment]:
+        labelled = [
+            (row, normalise_trigger(row.label) if row.label else self.trigger or UNKNOWN) for row in rows
+        ]
+        for row, trigger in labelled:
+            if trigger == UNKNOWN:
+                yield unlabelled(video_id, row.label, row.start, row.end, "manifest")
+        if all(trigger == UNKNOWN for _, trigger in labelled):
+            return
+        if self.workdir is not None:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="asmr-zoo-", dir=self.workdir) as tmp:
+            media = self._media(video_id, Path(tmp))
+            with extract_audio(media, Path(tmp) / "audio.wav") as wav:
+                duration = wav.frames / wav.samplerate
+                for row, trigger in labelled:
+                    if trigger == UNKNOWN:
+                        continue
+                    if row.start >= duration:
+                        self.report(
+                            f"{video_id}: row {row.start}-{row.end} s starts after the audio ends "
+                            f"({duration:.1f} s); skipped"
+                        )
+                        continue
+                    yield cut(
+                        wav,
+                        row.start,
+                        min(row.end, duration),
+                        trigger,
+                        row.label or trigger,
+                        video_id,
+                        "manifest",
+                    )

@@ -1,0 +1,257 @@
+"""The timestamp grammar on realistic ASMR descriptions and comments, and property tests: it never raises."""
+
+from __future__ import annotations
+
+import pytest
+from asmr_zoo_sources.timestamps import (
+    Mark,
+    chapter_marks,
+    clean_label,
+    parse_line,
+    parse_timestamps,
+    resolve_spans,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from asmr_zoo.triggers import normalise_trigger
+
+DURATION = 1800.0  # a 30-minute video
+
+# (text as a channel writes it, expected spans as (start, end, trigger) for a 30-minute video)
+REALISTIC: list[tuple[str, list[tuple[float, float, str]]]] = [
+    (  # the classic list under "Timestamps:"
+        "Hi everyone! Tonight: triggers for sleep 💤\n\nTimestamps:\n0:00 Intro\n1:12 Tapping on glass\n"
+        "5:40 Wooden comb tapping\n9:03 Mic brushing\n14:30 Outro",
+        [
+            (0, 72, "unknown"),
+            (72, 340, "tapping_glass"),
+            (340, 543, "tapping_wood"),
+            (543, 870, "brushing_mic"),
+            (870, 1800, "unknown"),
+        ],
+    ),
+    (  # bullets and hearts
+        "• 00:00 - intro ♡\n• 02:15 - glass tapping ✨\n"
+        "• 07:50 - fluffy mic scratching\n• 12:05 - ear massage",
+        [
+            (0, 135, "unknown"),
+            (135, 470, "tapping_glass"),
+            (470, 725, "scratching_sponge_mic"),
+            (725, 1800, "massaging"),
+        ],
+    ),
+    (  # square brackets
+        "[00:00] Welcome\n[03:30] Tapping on plastic\n[08:45] Cork board brushing",
+        [(0, 210, "unknown"), (210, 525, "tapping_plastic"), (525, 1800, "brushing_cork")],
+    ),
+    (  # label before the time, in parentheses
+        "Glass tapping (2:30)\nMic brushing (6:10)\nWhispering (11:00)",
+        [(150, 370, "tapping_glass"), (370, 660, "brushing_mic"), (660, 1800, "whispering")],
+    ),
+    (  # explicit ranges with a hyphen
+        "1:20-3:05 fluffy mic scratching\n3:05-6:00 tapping on tins\n6:30-9:00 nail tapping on mirror",
+        [(80, 185, "scratching_sponge_mic"), (185, 360, "tapping_metal"), (390, 540, "tapping_glass")],
+    ),
+    (  # ranges with "to"
+        "12:00 to 15:30 ear massage (3Dio)\n15:30 to 20:00 brushing the windscreen",
+        [(720, 930, "massaging_bi_mic"), (930, 1200, "brushing_sponge_mic")],
+    ),
+    (  # numbered, label then time
+        "1. Intro - 0:00\n2. Tapping on plastic - 1:45\n3. Scratching the bare mic - 6:20",
+        [(0, 105, "unknown"), (105, 380, "tapping_plastic"), (380, 1800, "scratching_mic")],
+    ),
+    (  # several on one line, label before each
+        "Tapping on wood 0:30 | Brushing cork coasters 4:10 | Whispering 8:00",
+        [(30, 250, "tapping_wood"), (250, 480, "brushing_cork"), (480, 1800, "whispering")],
+    ),
+    (  # several on one line, label after each
+        "0:00 intro 2:00 glass jar tapping 6:00 sponge brushing 10:00 outro",
+        [
+            (0, 120, "unknown"),
+            (120, 360, "tapping_glass"),
+            (360, 600, "brushing_sponge_mic"),
+            (600, 1800, "unknown"),
+        ],
+    ),
+    (  # h:mm:ss on a long video: beyond 30 minutes is dropped, the span before it is cut at the end
+        "00:00:00 Intro\n00:10:00 Binaural ear cupping\n00:25:00 Tapping on a metal tin\n1:02:10 Sleep talk",
+        [(0, 600, "unknown"), (600, 1500, "massaging_bi_mic"), (1500, 1800, "tapping_metal")],
+    ),
+    (  # emoji everywhere
+        "🌙 0:00 welcome\n✨ 3:21 foam cover scratching 🎤\n🫧 9:10 cork tapping 🫧",
+        [(0, 201, "unknown"), (201, 550, "scratching_sponge_mic"), (550, 1800, "tapping_cork")],
+    ),
+    (  # a viewer's comment
+        "3:33 when the glass tapping starts 😴\n7:45 mic brushing\n10:02 that whispering omg",
+        [(213, 465, "tapping_glass"), (465, 602, "brushing_mic"), (602, 1800, "whispering")],
+    ),
+    (  # description prose, links and a clock time around the list
+        "Thank you for watching 💕 Follow me on Instagram @asmr_example\nLive every Friday at 10:30 pm!\n"
+        "Watch the last video: https://youtu.be/abcdefghijk?t=120\n\n"
+        "2:00 plastic tapping\n5:00 microphone brushing",
+        [(120, 300, "tapping_plastic"), (300, 1800, "brushing_mic")],
+    ),
+    (  # lines out of order
+        "10:00 mic scratching with nails\n2:00 tapping on the wooden table\n6:00 metal can tapping",
+        [(120, 360, "tapping_wood"), (360, 600, "tapping_metal"), (600, 1800, "scratching_mic")],
+    ),
+    (  # a duplicate time: the first label wins
+        "1:00 glass tapping\n1:00 tapping glass again\n4:00 mic brushing",
+        [(60, 240, "tapping_glass"), (240, 1800, "brushing_mic")],
+    ),
+    (  # a "Triggers:" header and en dashes
+        "Triggers:\n– 0:45 – lid tapping (plastic)\n– 4:05 – 3dio massage\n– 9:30 – inaudible whispering",
+        [(45, 245, "tapping_plastic"), (245, 570, "massaging_bi_mic"), (570, 1800, "whispering")],
+    ),
+    (  # labels the taxonomy cannot place stay unknown
+        "0:00 オープニング\n1:30 タッピング\n5:00 Q&A",
+        [(0, 90, "unknown"), (90, 300, "unknown"), (300, 1800, "unknown")],
+    ),
+    (  # "@" before the time and a colon after the label
+        "Glass tapping: 4:20\nMic brushing @ 9:40",
+        [(260, 580, "tapping_glass"), (580, 1800, "brushing_mic")],
+    ),
+    (  # tabs between time and label
+        "0:30\tTapping on wood\n3:00\tBrushing the fluffy mic",
+        [(30, 180, "tapping_wood"), (180, 1800, "brushing_sponge_mic")],
+    ),
+    (  # Windows line endings
+        "0:10 plastic tapping\r\n2:10 cork tapping\r\n",
+        [(10, 130, "tapping_plastic"), (130, 1800, "tapping_cork")],
+    ),
+    (  # two ranges on one line
+        "1:00-2:00 tapping on glass, 3:00-4:00 microphone brushing",
+        [(60, 120, "tapping_glass"), (180, 240, "brushing_mic")],
+    ),
+    (  # a range with spaces and an en dash, label before
+        "Fluffy mic brushing with makeup brush [4:05 – 6:10]\nEar massage 6:10",
+        [(245, 370, "brushing_sponge_mic"), (370, 1800, "massaging")],
+    ),
+    (  # a reversed range is read as a plain time
+        "5:00-3:00 tapping on glass\n8:00 mic brushing",
+        [(300, 480, "tapping_glass"), (480, 1800, "brushing_mic")],
+    ),
+    (  # aspect ratios, versions and dates are not times
+        "Filmed in 16:9 with a Zoom H6 v1.2, uploaded 12.03.2024\n0:00 Whispered trigger words",
+        [(0, 1800, "whispering")],
+    ),
+    (  # numbering with ")" and hash numbers
+        "1) 0:00 intro\n2) 1:00 glass tapping\n#3 5:00 sponge brushing",
+        [(0, 60, "unknown"), (60, 300, "tapping_glass"), (300, 1800, "brushing_sponge_mic")],
+    ),
+    (  # minutes beyond 59 without hours
+        "75:30 outro\n0:00 tapping on glass",
+        [(0, 1800, "tapping_glass")],
+    ),
+    (  # no talking: the taxonomy keeps "talking" labels unknown, never guessed
+        "0:00 Tapping (no talking)\n4:00 Brushing cork coasters",
+        [(0, 240, "unknown"), (240, 1800, "brushing_cork")],
+    ),
+    (  # shell metacharacters are just text
+        "0:05 tapping on glass; rm -rf ~ && echo $(whoami) `id` > /tmp/x\n3:00 mic brushing | tee",
+        [(5, 180, "tapping_glass"), (180, 1800, "brushing_mic")],
+    ),
+    (  # the label around the time
+        "Tapping (1:30) on a wine glass\nBrushing (5:00) the microphone",
+        [(90, 300, "tapping_glass"), (300, 1800, "brushing_mic")],
+    ),
+    (  # a last timestamp after the end of the video is dropped
+        "0:00 glass tapping\n29:00 mic brushing\n45:00 bloopers",
+        [(0, 1740, "tapping_glass"), (1740, 1800, "brushing_mic")],
+    ),
+    (  # a comment with times in running text
+        "omg the tapping on glass at 4:12 gave me tingles, and the 3dio massage at 17:40 put me to sleep",
+        [(252, 1060, "tapping_glass"), (1060, 1800, "massaging_bi_mic")],
+    ),
+    (  # leading zeros in hours
+        "00:01:30 massage on 3dio\n00:12:00 scratching the bare mic",
+        [(90, 720, "massaging_bi_mic"), (720, 1800, "scratching_mic")],
+    ),
+]
+
+
+def spans_of(text: str, duration: float = DURATION) -> list[tuple[float, float, str]]:
+    return [
+        (s.start, s.end, normalise_trigger(s.label)) for s in resolve_spans(parse_timestamps(text), duration)
+    ]
+
+
+def test_there_are_at_least_thirty_realistic_texts() -> None:
+    assert len(REALISTIC) >= 30
+
+
+@pytest.mark.parametrize(("text", "expected"), REALISTIC, ids=[f"text{i}" for i in range(len(REALISTIC))])
+def test_realistic_texts(text: str, expected: list[tuple[float, float, str]]) -> None:
+    assert spans_of(text) == [(float(a), float(b), t) for a, b, t in expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Timestamps in the comments!", []),
+        ("", []),
+        ("posted at 10:30 pm, 11:15am", []),
+        ("version 1.2:30 and 12:30:45:12", []),
+        ("see 1:20:", [Mark(80.0, "see")]),
+    ],
+)
+def test_lines_without_timestamps(text: str, expected: list[Mark]) -> None:
+    assert parse_timestamps(text) == expected
+
+
+def test_labels_are_cleaned_of_bullets_numbering_and_brackets() -> None:
+    assert clean_label("  • 3. (mic brushing) ✨ ") == "mic brushing"
+    assert clean_label("Tapping (no talking)") == "Tapping (no talking)"
+    assert clean_label("#4 - Q&A -") == "Q&A"
+    assert parse_line("02. Wooden comb tapping — 4:15") == [Mark(255.0, "Wooden comb tapping")]
+
+
+def test_chapters_become_marks_with_their_ends() -> None:
+    chapters = [
+        {"start_time": 0, "end_time": 60, "title": "Intro"},
+        {"start_time": 60, "end_time": 300.5, "title": "Tapping on glass"},
+        {"start_time": "bad", "title": "broken"},
+        "not a chapter",
+    ]
+    assert chapter_marks(chapters) == [Mark(0.0, "Intro", 60.0), Mark(60.0, "Tapping on glass", 300.5)]
+    assert [(s.start, s.end) for s in resolve_spans(chapter_marks(chapters), None)] == [(0, 60), (60, 300.5)]
+
+
+def test_unknown_duration_drops_only_an_open_last_span() -> None:
+    spans = resolve_spans(parse_timestamps("0:00 a\n1:00 b\n2:00-2:30 c\n5:00 d"), None)
+    assert [(s.start, s.end, s.label) for s in spans] == [(0, 60, "a"), (60, 120, "b"), (120, 150, "c")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_parser_never_raises_on_any_text(text: str) -> None:
+    marks = parse_timestamps(text)
+    for span in resolve_spans(marks, 600.0):
+        assert 0 <= span.start < span.end <= 600.0
+        normalise_trigger(span.label)
+
+
+TIMEY = st.text(alphabet="0123456789:-–[]() \n•.toh\tabcglass", max_size=200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TIMEY, st.one_of(st.none(), st.floats(min_value=0, max_value=1e6, allow_nan=False)))
+def test_parser_never_raises_on_timestamp_like_text(text: str, duration: float | None) -> None:
+    spans = resolve_spans(parse_timestamps(text), duration)
+    starts = [s.start for s in spans]
+    assert starts == sorted(set(starts))
+    for span in spans:
+        assert span.end > span.start
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5999), st.sampled_from(["tapping on glass", "intro", "mic brushing"])),
+        max_size=20,
+    )
+)
+def test_written_timestamps_round_trip(entries: list[tuple[int, str]]) -> None:
+    text = "\n".join(f"{s // 60}:{s % 60:02d} {label}" for s, label in entries)
+    assert [(m.start, m.label) for m in parse_timestamps(text)] == [(float(s), label) for s, label in entries]

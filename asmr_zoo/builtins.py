@@ -19,8 +19,11 @@ def register_samplers(register):
         "draw from the softmax with temperature, top-k and nucleus (top-p) filtering",
     )
     register("greedy", "asmr_zoo.sampling:GreedySampler", "always the most likely class (deterministic)")
-    register("folded", "asmr_zoo.sampling:FoldedSampler",
-             "one long clip generated as overlapping folds in a batch, then cross-faded")
+    register(
+        "folded",
+        "asmr_zoo.sampling:FoldedSampler",
+        "one long clip generated as overlapping folds in a batch, then cross-faded",
+    )
 
 
 @hookimpl

@@ -154,7 +154,6 @@ def load_checkpoint(
     problems += [f"unexpected {k}" for k in result.unexpected_keys]
     if problems:
         raise CheckpointError(
-            f"{path} does not fit {meta['model']} / {meta['conditioner']} as configured: "
-            + ", ".join(problems[:5])
+            f"{path} does not fit {meta['model']} / {meta['conditioner']} as configured: " + ", ".join(problems[:5])
         )
     return model.eval()

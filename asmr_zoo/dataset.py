@@ -124,9 +124,7 @@ class DatasetWriter:
 
     def __init__(self, root: Path, audio_format: str = "wav") -> None:
         if audio_format not in AUDIO_FORMATS:
-            raise DataError(
-                f"audio format '{audio_format}' is not supported; use one of: {', '.join(AUDIO_FORMATS)}"
-            )
+            raise DataError(f"audio format '{audio_format}' is not supported; use one of: {', '.join(AUDIO_FORMATS)}")
         self.root = Path(root)
         self.audio_format = audio_format
 
@@ -142,9 +140,7 @@ class DatasetWriter:
             rows = _parse_rows(part)
         except DataError:
             return False
-        return all(
-            (self.root / rel).is_file() for row in rows for rel in (row.path, row.master) if rel is not None
-        )
+        return all((self.root / rel).is_file() for row in rows for rel in (row.path, row.master) if rel is not None)
 
     def write_video(
         self, video_id: str, segments: Iterable[tuple[ManifestRow, SegmentAudio | None]]
@@ -165,9 +161,7 @@ class DatasetWriter:
                 row.sample_rate, row.channels = audio.sample_rate, int(audio.training.shape[0])
                 if audio.master is not None:
                     row.master = f"{MASTERS_DIR}/{row.trigger}/{stem}.flac"
-                    write_audio(
-                        self.root / row.master, audio.master, audio.master_sample_rate, subtype="PCM_24"
-                    )
+                    write_audio(self.root / row.master, audio.master, audio.master_sample_rate, subtype="PCM_24")
                     _share(self.root / row.master)
                     row.master_sample_rate = audio.master_sample_rate
                     row.master_channels = int(audio.master.shape[0])

@@ -44,7 +44,9 @@ def spectral_stats(wav: torch.Tensor, sample_rate: int) -> dict[str, Any]:
     log_mel = 10 * torch.log10(mel_filterbank(sample_rate) @ spec + 1e-10)
     flux = torch.relu(log_mel.diff(dim=1)).sum(0)  # rises in band energy
     threshold = flux.mean() + 2 * flux.std() if len(flux) > 1 else float("inf")
-    peaks = [i for i in range(1, len(flux) - 1) if flux[i] > threshold and flux[i] >= flux[i - 1] and flux[i] > flux[i + 1]]
+    peaks = [
+        i for i in range(1, len(flux) - 1) if flux[i] > threshold and flux[i] >= flux[i - 1] and flux[i] > flux[i + 1]
+    ]
     return {
         "log_mel_profile_db": log_mel.mean(1).tolist(),
         "centroid_hz": centroid,

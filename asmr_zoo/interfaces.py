@@ -1,4 +1,4 @@
-"""The interfaces every component implements: Codec, Conditioner, Model, Sampler, DataSource.
+"""The interfaces every component implements: Codec, Conditioner, Model, Sampler (and DataSource).
 
 The core knows only these; concrete components come from plugins (see ``asmr_zoo.hookspecs``).
 
@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import nn
 
+from asmr_zoo.datasource import DataSource, Segment
 from asmr_zoo.errors import UsageError
 from asmr_zoo.triggers import validate_trigger_name
 
@@ -91,8 +91,7 @@ class Conditioner:
         unknown = [t for t in triggers if t not in self.vocabulary]
         if unknown:
             raise UsageError(
-                f"trigger '{unknown[0]}' is not in this model's vocabulary; "
-                f"choose one of: {', '.join(self.vocabulary)}"
+                f"trigger '{unknown[0]}' is not in this model's vocabulary; choose one of: {', '.join(self.vocabulary)}"
             )
         return torch.tensor([self.vocabulary.index(t) for t in triggers], dtype=torch.long)
 
@@ -183,9 +182,10 @@ class Model(nn.Module, ABC):
         Kept apart from ``forward`` so that training can run the forward pass through a wrapper
         (DistributedDataParallel). Models with weighted heads override this.
         """
-        return nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), codes.reshape(-1), reduction="mean"
-        ) * codes.shape[-1]
+        return (
+            nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), codes.reshape(-1), reduction="mean")
+            * codes.shape[-1]
+        )
 
     def trigger_embeddings(self) -> torch.Tensor | None:
         """The learned trigger embeddings ``(vocabulary, dim)`` for conditioned models (Figure 8), else None."""
@@ -233,27 +233,4 @@ class Sampler(ABC):
         ``progress(done, total)`` reports generation steps."""
 
 
-@dataclass
-class Segment:
-    """A labelled stretch of audio from a source: what a DataSource yields."""
-
-    trigger: str  # a taxonomy name, or "unknown"
-    raw_label: str
-    audio: np.ndarray  # float32 (channels, samples), the stereo (or mono) master
-    sample_rate: int
-    start: float  # seconds in the source recording
-    end: float
-    video_id: str
-    origin: str  # chapter / description / comment / folder / manifest / synthetic
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class DataSource(ABC):
-    """Yields labelled segments from items (URLs, ids, files, folders, rows)."""
-
-    name: ClassVar[str]
-    description: ClassVar[str] = ""
-
-    @abstractmethod
-    def segments(self, items: Sequence[str]) -> Iterator[Segment]:
-        """Yield the segments found in ``items``; problems with one item are reported, not raised."""
+__all__ = ["Codec", "Conditioner", "DataSource", "Model", "ModelConfig", "Pick", "Sampler", "SamplingPolicy", "Segment"]

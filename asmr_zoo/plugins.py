@@ -146,9 +146,9 @@ class Zoo:
                 module=ep.value,
             )
             if ep.name in self.plugins:
-                record.status, record.error = "failed", (
-                    f"plugin name '{ep.name}' is already used by distribution "
-                    f"'{self.plugins[ep.name].distribution}'"
+                record.status, record.error = (
+                    "failed",
+                    (f"plugin name '{ep.name}' is already used by distribution '{self.plugins[ep.name].distribution}'"),
                 )
                 self._record(record, PluginError(record.error))
                 continue
@@ -208,9 +208,7 @@ class Zoo:
                 staged.append(Component(_kind, name, target, record.name, description))
 
             self._call(module, f"register_{kind}", record, register=register)
-        self._call(
-            module, "register_registry_files", record, register=lambda p: files.append((Path(p), record.name))
-        )
+        self._call(module, "register_registry_files", record, register=lambda p: files.append((Path(p), record.name)))
         staging_app = None
         if app is not None and "register_commands" in marked:
             import typer

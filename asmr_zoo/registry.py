@@ -271,9 +271,7 @@ class Registry:
 
     def get(self, entry_id: str) -> Entry:
         if entry_id not in self.entries:
-            raise UsageError(
-                f"no checkpoint with id '{entry_id}'; see `asmr-zoo list --kind checkpoints` for the ids"
-            )
+            raise UsageError(f"no checkpoint with id '{entry_id}'; see `asmr-zoo list --kind checkpoints` for the ids")
         return self.entries[entry_id]
 
     def find(self, model: str | None = None, conditioner: str | None = None, trigger: str | None = None) -> list[Entry]:

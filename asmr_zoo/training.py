@@ -86,7 +86,9 @@ def resolve_training_config(
     layers: list[tuple[dict[str, Any], str]] = []
     if preset:
         if preset not in model_cls.presets:
-            raise UsageError(f"unknown preset '{preset}' for {model_cls.name}; available: {', '.join(model_cls.presets)}")
+            raise UsageError(
+                f"unknown preset '{preset}' for {model_cls.name}; available: {', '.join(model_cls.presets)}"
+            )
         layers.append(({"model": dict(model_cls.presets[preset])}, f"preset '{preset}'"))
     if config_file is not None:
         if not Path(config_file).is_file():

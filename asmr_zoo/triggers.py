@@ -33,43 +33,150 @@ COMMON_TRIGGERS = (
 
 # Phrases (whole words, lower case) -> technique. Longer phrases are matched first.
 TECHNIQUE_SYNONYMS: dict[str, str] = {
-    **{w: "tapping" for w in ("tap", "taps", "tapped", "tapping", "tappy", "tappity", "knock", "knocks",
-                              "knocking", "nail tapping", "finger tapping")},
-    **{w: "brushing" for w in ("brush", "brushes", "brushed", "brushing", "stroking", "stroke", "strokes",
-                               "sweeping", "fluffing")},
-    **{w: "scratching" for w in ("scratch", "scratches", "scratched", "scratching", "scratchy",
-                                 "scraping", "scrape", "scrapes", "raking")},
-    **{w: "whispering" for w in ("whisper", "whispers", "whispered", "whispering", "whispery",
-                                 "whisper ramble", "inaudible whispering")},
-    **{w: "massaging" for w in ("massage", "massages", "massaging", "ear massage", "ear rubbing",
-                                "ear rub", "ear cupping", "cupping")},
+    **{
+        w: "tapping"
+        for w in (
+            "tap",
+            "taps",
+            "tapped",
+            "tapping",
+            "tappy",
+            "tappity",
+            "knock",
+            "knocks",
+            "knocking",
+            "nail tapping",
+            "finger tapping",
+        )
+    },
+    **{
+        w: "brushing"
+        for w in ("brush", "brushes", "brushed", "brushing", "stroking", "stroke", "strokes", "sweeping", "fluffing")
+    },
+    **{
+        w: "scratching"
+        for w in (
+            "scratch",
+            "scratches",
+            "scratched",
+            "scratching",
+            "scratchy",
+            "scraping",
+            "scrape",
+            "scrapes",
+            "raking",
+        )
+    },
+    **{
+        w: "whispering"
+        for w in (
+            "whisper",
+            "whispers",
+            "whispered",
+            "whispering",
+            "whispery",
+            "whisper ramble",
+            "inaudible whispering",
+        )
+    },
+    **{
+        w: "massaging"
+        for w in ("massage", "massages", "massaging", "ear massage", "ear rubbing", "ear rub", "ear cupping", "cupping")
+    },
 }
 
 # Phrases -> material. "fluffy mic" must win over "mic": longest phrase first, and a matched span is
 # consumed so its words are not matched again.
 MATERIAL_SYNONYMS: dict[str, str] = {
-    **{w: "glass" for w in ("glass", "glasses", "wine glass", "glass jar", "jar", "jars", "mirror",
-                            "glassware")},
+    **{w: "glass" for w in ("glass", "glasses", "wine glass", "glass jar", "jar", "jars", "mirror", "glassware")},
     **{w: "plastic" for w in ("plastic", "plastic bottle", "plastic case", "acrylic", "lego")},
     **{w: "wood" for w in ("wood", "wooden", "wood block", "bamboo", "table")},
     **{w: "cork" for w in ("cork", "corks", "corkboard", "cork board")},
-    **{w: "metal" for w in ("metal", "metallic", "tin", "tins", "aluminium", "aluminum", "steel",
-                            "iron", "copper", "can", "cans")},
+    **{
+        w: "metal"
+        for w in ("metal", "metallic", "tin", "tins", "aluminium", "aluminum", "steel", "iron", "copper", "can", "cans")
+    },
     **{w: "mic" for w in ("mic", "mics", "microphone", "microphones", "bare mic")},
-    **{w: "sponge_mic" for w in ("sponge", "sponges", "sponge mic", "foam", "foam cover", "mic cover",
-                                 "foam mic", "fluffy", "fluffy mic", "fluffy cover", "windscreen",
-                                 "wind screen", "deadcat", "dead cat", "windjammer", "fluffy windscreen")},
-    **{w: "bi_mic" for w in ("3dio", "3 dio", "binaural", "binaural mic", "binaural mics", "bi mic",
-                             "dummy head", "ear mics", "ears mic", "kemar", "sr3d")},
+    **{
+        w: "sponge_mic"
+        for w in (
+            "sponge",
+            "sponges",
+            "sponge mic",
+            "foam",
+            "foam cover",
+            "mic cover",
+            "foam mic",
+            "fluffy",
+            "fluffy mic",
+            "fluffy cover",
+            "windscreen",
+            "wind screen",
+            "deadcat",
+            "dead cat",
+            "windjammer",
+            "fluffy windscreen",
+        )
+    },
+    **{
+        w: "bi_mic"
+        for w in (
+            "3dio",
+            "3 dio",
+            "binaural",
+            "binaural mic",
+            "binaural mics",
+            "bi mic",
+            "dummy head",
+            "ear mics",
+            "ears mic",
+            "kemar",
+            "sr3d",
+        )
+    },
 }
 
 # Labels that are not trigger audio at all: kept as unknown, never trained on.
 NON_TRIGGER_WORDS = frozenset(
     [
-        "intro", "introduction", "outro", "ending", "end", "talking", "talk", "chat", "chatting", "chit",
-        "rambling", "ramble", "update", "updates", "announcement", "sponsor", "sponsored", "ad", "advert",
-        "giveaway", "q&a", "qa", "storytime", "story", "thanks", "thank", "goodbye", "bye", "welcome",
-        "hello", "hi", "subscribe", "patreon", "credits", "preview", "trailer", "bloopers", "blooper",
+        "intro",
+        "introduction",
+        "outro",
+        "ending",
+        "end",
+        "talking",
+        "talk",
+        "chat",
+        "chatting",
+        "chit",
+        "rambling",
+        "ramble",
+        "update",
+        "updates",
+        "announcement",
+        "sponsor",
+        "sponsored",
+        "ad",
+        "advert",
+        "giveaway",
+        "q&a",
+        "qa",
+        "storytime",
+        "story",
+        "thanks",
+        "thank",
+        "goodbye",
+        "bye",
+        "welcome",
+        "hello",
+        "hi",
+        "subscribe",
+        "patreon",
+        "credits",
+        "preview",
+        "trailer",
+        "bloopers",
+        "blooper",
     ]
 )
 
@@ -80,19 +187,14 @@ _WORD_RE = re.compile(r"[a-z0-9&]+")
 def validate_trigger_name(name: str) -> str:
     """Return ``name`` if it is a taxonomy name (``technique`` or ``technique_material``), else raise."""
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise UsageError(
-            f"'{name}' is not a valid trigger name: use lower-case technique_material, e.g. tapping_glass"
-        )
+        raise UsageError(f"'{name}' is not a valid trigger name: use lower-case technique_material, e.g. tapping_glass")
     technique, _, material = name.partition("_")
     if technique not in TECHNIQUES:
         raise UsageError(
-            f"trigger '{name}' starts with unknown technique '{technique}'; "
-            f"techniques are: {', '.join(TECHNIQUES)}"
+            f"trigger '{name}' starts with unknown technique '{technique}'; techniques are: {', '.join(TECHNIQUES)}"
         )
     if material and material not in MATERIALS:
-        raise UsageError(
-            f"trigger '{name}' names unknown material '{material}'; materials are: {', '.join(MATERIALS)}"
-        )
+        raise UsageError(f"trigger '{name}' names unknown material '{material}'; materials are: {', '.join(MATERIALS)}")
     return name
 
 

@@ -58,8 +58,18 @@ def zoo(*args: str) -> subprocess.CompletedProcess:
 def make_data() -> Path:
     data = WORK / "data"
     if not (data / "manifest.jsonl").exists():
-        zoo("data", "synth", "--out", str(data), "--triggers", ",".join(TRIGGERS), "--minutes", str(MINUTES),
-            "--seed", str(SEED))
+        zoo(
+            "data",
+            "synth",
+            "--out",
+            str(data),
+            "--triggers",
+            ",".join(TRIGGERS),
+            "--minutes",
+            str(MINUTES),
+            "--seed",
+            str(SEED),
+        )
     return data
 
 
@@ -70,8 +80,22 @@ def train_one(model: str, conditioner: str, triggers: list[str], data: Path) -> 
     if not out.exists() or (WORK / f"{name}.safetensors.resume").exists():
         trig = [arg for t in triggers for arg in ("--trigger", t)]
         resume = ["--resume"] if out.exists() else []
-        zoo("train", model, "--conditioner", conditioner, "--data", str(data), *trig, "--preset", preset,
-            "--out", str(out), *resume, *overrides, *COMMON)
+        zoo(
+            "train",
+            model,
+            "--conditioner",
+            conditioner,
+            "--data",
+            str(data),
+            *trig,
+            "--preset",
+            preset,
+            "--out",
+            str(out),
+            *resume,
+            *overrides,
+            *COMMON,
+        )
         (WORK / f"{name}.safetensors.resume").unlink()
     report = json.loads(zoo("eval", str(out), "--data", str(data), "--json", "--seconds", "1").stdout)
     return {"name": name, "path": out, "report": report, "preset": preset, "overrides": overrides}
@@ -135,8 +159,9 @@ def main() -> None:
             made = train_one(model, conditioner, triggers, data)
             entry = registry_entry(model, conditioner, triggers, made)
             entries[entry["id"]] = entry
-            registry_path.write_text(yaml.safe_dump({"schema_version": 1, "entries": list(entries.values())},
-                                                    sort_keys=False))
+            registry_path.write_text(
+                yaml.safe_dump({"schema_version": 1, "entries": list(entries.values())}, sort_keys=False)
+            )
             print(f"  {entry['id']}: {entry['metrics']['test_bits_per_sample']} bits/sample", flush=True)
 
 

@@ -63,7 +63,9 @@ def example_zoo(monkeypatch: pytest.MonkeyPatch):
 
     monkeypatch.syspath_prepend(str(EXAMPLE_PLUGIN))
     zoo = Zoo()
-    zoo.load_entry_points([*entry_points(group="asmr_zoo"), EntryPoint("example", "asmr_zoo_example.plugin", "asmr_zoo")])
+    zoo.load_entry_points(
+        [*entry_points(group="asmr_zoo"), EntryPoint("example", "asmr_zoo_example.plugin", "asmr_zoo")]
+    )
     return zoo
 
 
@@ -80,5 +82,7 @@ def example_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pip = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels)]
     subprocess.run([*pip, str(EXAMPLE_PLUGIN)], check=True, capture_output=True)
     (wheel,) = wheels.glob("*.whl")
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True, capture_output=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True, capture_output=True
+    )
     return python

@@ -38,19 +38,14 @@ def _write(root: Path, videos: dict[str, list[str]]) -> DatasetWriter:
     for video, triggers in videos.items():
         writer.write_video(
             video,
-            [
-                (_row(video, t, i, i + 1), None if t == "unknown" else _audio())
-                for i, t in enumerate(triggers)
-            ],
+            [(_row(video, t, i, i + 1), None if t == "unknown" else _audio()) for i, t in enumerate(triggers)],
         )
     writer.finalise()
     return writer
 
 
 def test_round_trip_through_read_dataset(tmp_path: Path) -> None:
-    _write(
-        tmp_path, {"vid-a": ["tapping_glass", "unknown"], "vid-b": ["tapping_glass"], "vid-c": ["whispering"]}
-    )
+    _write(tmp_path, {"vid-a": ["tapping_glass", "unknown"], "vid-b": ["tapping_glass"], "vid-c": ["whispering"]})
     rows = read_dataset(tmp_path)
     assert sorted((r.video_id, r.trigger) for r in rows) == [
         ("vid-a", "tapping_glass"),

@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-from asmr_zoo_sources import synthetic
-from asmr_zoo_sources.build import build_dataset, in_shard, parse_shard
-from asmr_zoo_sources.processing import PEAK_CEILING_DB, normalise, process_segment, silence_bounds
-from asmr_zoo_sources.synthetic import RECIPES, SyntheticSource
 
 from asmr_zoo.dataset import PARTS_DIR, read_dataset, read_manifest
 from asmr_zoo.errors import UsageError
 from asmr_zoo.triggers import COMMON_TRIGGERS, validate_trigger_name
+from asmr_zoo_sources import synthetic
+from asmr_zoo_sources.build import build_dataset, in_shard, parse_shard
+from asmr_zoo_sources.processing import PEAK_CEILING_DB, normalise, process_segment, silence_bounds
+from asmr_zoo_sources.synthetic import RECIPES, SyntheticSource
 
 SONIC_PI = Path("/usr/share/sonic-pi/samples")
 
@@ -86,9 +86,7 @@ def test_synthetic_is_deterministic_per_seed_and_stereo_moves() -> None:
 
 def test_synthetic_video_ids_are_distinct_and_at_least_three_per_trigger() -> None:
     units = list(SyntheticSource(minutes=0.05).units(["tapping_wood", "whispering"]))
-    assert [u.video_id for u in units] == [
-        f"synth-{t}-{k}" for t in ("tapping_wood", "whispering") for k in range(3)
-    ]
+    assert [u.video_id for u in units] == [f"synth-{t}-{k}" for t in ("tapping_wood", "whispering") for k in range(3)]
     with pytest.raises(UsageError, match="no synthetic recipe for 'tapping_cardboard'"):
         list(SyntheticSource().units(["tapping_cardboard"]))
 
@@ -169,9 +167,7 @@ def test_manifest_source_cuts_rows_from_local_audio(tmp_path: Path, cli: Any) ->
     rate = 44100
     rng = np.random.default_rng(2)
     for video in ("-0JvV2HKwVI", "abcdefghijk"):
-        sf.write(
-            audio_dir / f"{video}.flac", (0.1 * rng.standard_normal((10 * rate, 2))).astype(np.float32), rate
-        )
+        sf.write(audio_dir / f"{video}.flac", (0.1 * rng.standard_normal((10 * rate, 2))).astype(np.float32), rate)
     csv = tmp_path / "asmr300k.csv"
     csv.write_text(
         "# YouTube-ASMR-300K style\n"
@@ -299,9 +295,7 @@ def test_synth_and_stats_cli(tmp_path: Path, cli: Any) -> None:
     missing = cli("data", "stats", str(tmp_path / "nowhere"))
     assert missing.returncode != 0 and "error: data set directory" in missing.stderr
     bad = cli("data", "synth", "--out", str(out), "--triggers", "tapping_cardboard")
-    assert (
-        bad.returncode == 2 and "error: no synthetic recipe" in bad.stderr and "Traceback" not in bad.stderr
-    )
+    assert bad.returncode == 2 and "error: no synthetic recipe" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_data_help_and_listing_stay_torch_free(cli: Any) -> None:

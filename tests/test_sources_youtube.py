@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-from asmr_zoo_sources.build import build_dataset
-from asmr_zoo_sources.youtube import YouTubeSource, choose_marks
 from yt_dlp.extractor.common import InfoExtractor
 
 from asmr_zoo.dataset import read_dataset, read_manifest
 from asmr_zoo.errors import DataError
+from asmr_zoo_sources.build import build_dataset
+from asmr_zoo_sources.youtube import YouTubeSource, choose_marks
 
 RATE = 48000
 OFFLINE_ENV = {
@@ -61,9 +61,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _ffmpeg("-i", str(root / "video.wav"), "-c:a", "aac", "-b:a", "128k", str(root / "video.m4a"))
     data = (root / "video.m4a").read_bytes()
     (root / "truncated.m4a").write_bytes(data[: len(data) // 3])
-    (root / "page.html").write_text(
-        "<!doctype html><html><body>Sign in to confirm you're not a bot</body></html>"
-    )
+    (root / "page.html").write_text("<!doctype html><html><body>Sign in to confirm you're not a bot</body></html>")
     _ffmpeg("-f", "lavfi", "-i", "color=c=black:s=32x32:d=1", "-an", "-c:v", "mpeg4", str(root / "mute.mp4"))
     return root
 
@@ -84,9 +82,7 @@ def server(media: Path) -> Iterator[tuple[str, list[str]]]:
     """``(base URL, list of requested paths)`` of an HTTP server on 127.0.0.1 serving ``media``."""
     requests: list[str] = []
     handler = type("Handler", (_Handler,), {"requests": requests})
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(media))
-    )
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(media)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}", requests
@@ -141,9 +137,7 @@ def _duration(path: Path) -> float:
     return info.frames / info.samplerate
 
 
-def test_info_json_is_downloaded_once_extracted_and_cut(
-    tmp_path: Path, server: tuple[str, list[str]]
-) -> None:
+def test_info_json_is_downloaded_once_extracted_and_cut(tmp_path: Path, server: tuple[str, list[str]]) -> None:
     base, requests = server
     item = write_info(tmp_path, "aaaaaaaaaaa", f"{base}/video.m4a")
     out = tmp_path / "data"
@@ -158,8 +152,7 @@ def test_info_json_is_downloaded_once_extracted_and_cut(
     assert (
         tapping.path
         == (
-            out / "tapping_glass" / f"aaaaaaaaaaa_{round(tapping.start * 1000)}_"
-            f"{round(tapping.end * 1000)}.wav"
+            out / "tapping_glass" / f"aaaaaaaaaaa_{round(tapping.start * 1000)}_{round(tapping.end * 1000)}.wav"
         ).resolve()
     )
     assert 1.95 <= tapping.start <= 2.05 and 5.7 <= tapping.end <= 6.0
@@ -312,9 +305,7 @@ def test_bad_inputs_are_reported_per_video_and_the_rest_is_processed(
     assert "Traceback" not in result.stderr
 
 
-def test_unknown_only_videos_are_kept_without_downloading(
-    tmp_path: Path, server: tuple[str, list[str]]
-) -> None:
+def test_unknown_only_videos_are_kept_without_downloading(tmp_path: Path, server: tuple[str, list[str]]) -> None:
     base, requests = server
     item = write_info(
         tmp_path,
@@ -327,9 +318,9 @@ def test_unknown_only_videos_are_kept_without_downloading(
     source = YouTubeSource()
     source.report = problems.append
     segments = list(source.segments([str(item)]))
-    assert [(s.raw_label, s.trigger, s.start, s.end) for s in segments] == [
-        ("intro", "unknown", 0.0, 12.0)
-    ], "times beyond the 12 s video are dropped"
+    assert [(s.raw_label, s.trigger, s.start, s.end) for s in segments] == [("intro", "unknown", 0.0, 12.0)], (
+        "times beyond the 12 s video are dropped"
+    )
     assert requests[before:] == []
     assert problems and "names a known trigger" in problems[0]
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from asmr_zoo.triggers import normalise_trigger
 from asmr_zoo_sources.timestamps import (
     Mark,
     chapter_marks,
@@ -11,10 +15,6 @@ from asmr_zoo_sources.timestamps import (
     parse_timestamps,
     resolve_spans,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from asmr_zoo.triggers import normalise_trigger
 
 DURATION = 1800.0  # a 30-minute video
 
@@ -32,8 +32,7 @@ REALISTIC: list[tuple[str, list[tuple[float, float, str]]]] = [
         ],
     ),
     (  # bullets and hearts
-        "• 00:00 - intro ♡\n• 02:15 - glass tapping ✨\n"
-        "• 07:50 - fluffy mic scratching\n• 12:05 - ear massage",
+        "• 00:00 - intro ♡\n• 02:15 - glass tapping ✨\n• 07:50 - fluffy mic scratching\n• 12:05 - ear massage",
         [
             (0, 135, "unknown"),
             (135, 470, "tapping_glass"),
@@ -172,9 +171,7 @@ REALISTIC: list[tuple[str, list[tuple[float, float, str]]]] = [
 
 
 def spans_of(text: str, duration: float = DURATION) -> list[tuple[float, float, str]]:
-    return [
-        (s.start, s.end, normalise_trigger(s.label)) for s in resolve_spans(parse_timestamps(text), duration)
-    ]
+    return [(s.start, s.end, normalise_trigger(s.label)) for s in resolve_spans(parse_timestamps(text), duration)]
 
 
 def test_there_are_at_least_thirty_realistic_texts() -> None:

@@ -20,7 +20,9 @@ from asmr_zoo.checkpoints import read_metadata
 TRIGGERS = "tapping_glass,whispering"
 
 
-def zoo(python: Path, *args: str, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def zoo(
+    python: Path, *args: str, cwd: Path, env: dict | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(python), "-m", "asmr_zoo", *args],
         capture_output=True,
@@ -34,15 +36,31 @@ def zoo(python: Path, *args: str, cwd: Path, env: dict | None = None, timeout: f
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synth")
-    result = zoo(Path(sys.executable), "data", "synth", "--out", "data", "--triggers", TRIGGERS, "--minutes", "0.2",
-                 cwd=root)
+    result = zoo(
+        Path(sys.executable), "data", "synth", "--out", "data", "--triggers", TRIGGERS, "--minutes", "0.2", cwd=root
+    )
     assert result.returncode == 0, result.stderr
     return root / "data"
 
 
 def train_args(data: Path, out: str, *extra: str) -> list[str]:
-    return ["train", "bigram", "--conditioner", "none", "--data", str(data), "--trigger", "tapping_glass",
-            "--out", out, "train.eval_every=10", "train.checkpoint_every=10", "train.lr=0.05", "train.warmup=1", *extra]
+    return [
+        "train",
+        "bigram",
+        "--conditioner",
+        "none",
+        "--data",
+        str(data),
+        "--trigger",
+        "tapping_glass",
+        "--out",
+        out,
+        "train.eval_every=10",
+        "train.checkpoint_every=10",
+        "train.lr=0.05",
+        "train.warmup=1",
+        *extra,
+    ]
 
 
 def test_train_eval_run_register_round_trip(example_venv, data, tmp_path, zoo_home) -> None:
@@ -65,8 +83,24 @@ def test_train_eval_run_register_round_trip(example_venv, data, tmp_path, zoo_ho
     assert row["bits"] < 8.0 and row["unigram_bits"] < 8.0
     assert row["spectral"]["log_mel_distance_db"] >= 0
 
-    run = zoo(example_venv, "run", "bigram", "-t", "tapping_glass", "--checkpoint", "m.safetensors",
-              "-s", "0.25", "-o", "x.wav", "--batch", "2", "--sampler", "min-p", cwd=tmp_path)
+    run = zoo(
+        example_venv,
+        "run",
+        "bigram",
+        "-t",
+        "tapping_glass",
+        "--checkpoint",
+        "m.safetensors",
+        "-s",
+        "0.25",
+        "-o",
+        "x.wav",
+        "--batch",
+        "2",
+        "--sampler",
+        "min-p",
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr
     assert [sf.info(tmp_path / f"x-{i}.wav").frames for i in (1, 2)] == [4000, 4000]
 
@@ -83,8 +117,9 @@ def test_killed_run_resumes_to_the_same_weights(example_venv, data, tmp_path) ->
     straight = zoo(example_venv, *train_args(data, "s.safetensors", *settings), cwd=tmp_path)
     assert straight.returncode == 0, straight.stderr
 
-    proc = subprocess.Popen([str(example_venv), "-m", "asmr_zoo", *args], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(example_venv), "-m", "asmr_zoo", *args], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     resume_file = tmp_path / "k.safetensors.resume"
     deadline = time.time() + 120
     while not resume_file.exists() and time.time() < deadline and proc.poll() is None:
@@ -112,10 +147,21 @@ def read_step(path: Path) -> int:
 
 
 def test_torchrun_two_processes_on_gloo(example_venv, data, tmp_path) -> None:
-    cmd = [str(example_venv), "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-           "-m", "asmr_zoo", *train_args(data, "ddp.safetensors", "train.steps=20")]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    cmd = [
+        str(example_venv),
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        "-m",
+        "asmr_zoo",
+        *train_args(data, "ddp.safetensors", "train.steps=20"),
+    ]
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr.count("wrote ddp.safetensors at step 20") == 1  # only rank 0 writes
     assert read_step(tmp_path / "ddp.safetensors.resume") == 20
@@ -162,7 +208,17 @@ def test_bad_data_directories(example_venv, data, tmp_path) -> None:
 
 def test_checkpoint_for_another_model_is_refused(example_venv, data, tmp_path) -> None:
     assert zoo(example_venv, *train_args(data, "m.safetensors", "train.steps=2"), cwd=tmp_path).returncode == 0
-    result = zoo(example_venv, "run", "wavenet", "-t", "tapping_glass", "--checkpoint", "m.safetensors",
-                 "-o", "x.wav", cwd=tmp_path)
+    result = zoo(
+        example_venv,
+        "run",
+        "wavenet",
+        "-t",
+        "tapping_glass",
+        "--checkpoint",
+        "m.safetensors",
+        "-o",
+        "x.wav",
+        cwd=tmp_path,
+    )
     assert result.returncode != 0 and "model is 'bigram', not 'wavenet'" in result.stderr
     assert not (tmp_path / "x.wav").exists()

@@ -42,5 +42,5 @@ def test_common_set_is_valid() -> None:
 
 @pytest.mark.parametrize("bad", ["Tapping_glass", "tapping_lava", "licking_glass", "tapping glass", "", "1:30"])
 def test_bad_names_are_rejected_with_the_fix(bad: str) -> None:
-    with pytest.raises(UsageError, match="trigger|technique|material"):
+    with pytest.raises(UsageError, match=r"trigger|technique|material"):
         validate_trigger_name(bad)

@@ -14,8 +14,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_wheel_install_lists_and_runs_shipped_checkpoints(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(REPO)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = dist.glob("asmr_zoo-*.whl")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
@@ -25,22 +28,52 @@ def test_wheel_install_lists_and_runs_shipped_checkpoints(tmp_path: Path) -> Non
     work.mkdir()
     env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "ASMR_ZOO_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
 
-    where = subprocess.run([python, "-c", "import asmr_zoo.paths as p; print(p.shipped_registry())"],
-                           capture_output=True, text=True, cwd=work, env=env, check=True).stdout.strip()
+    where = subprocess.run(
+        [python, "-c", "import asmr_zoo.paths as p; print(p.shipped_registry())"],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+        check=True,
+    ).stdout.strip()
     assert where.startswith(str(venv)) and where.endswith("asmr_zoo/shipped/registry.yaml")
 
-    listing = subprocess.run([str(venv / "bin" / "asmr-zoo"), "list", "--json"], capture_output=True, text=True,
-                             cwd=work, env=env)
+    listing = subprocess.run(
+        [str(venv / "bin" / "asmr-zoo"), "list", "--json"], capture_output=True, text=True, cwd=work, env=env
+    )
     assert listing.returncode == 0, listing.stderr
     data = json.loads(listing.stdout)
     assert {"wavernn", "wavenet"} <= {m["name"] for m in data["models"]}
     pairs = {(c["model"], c["conditioner"]) for c in data["checkpoints"]}
-    assert pairs == {("wavernn", "none"), ("wavernn", "gate-bias"), ("wavernn", "concat"),
-                     ("wavenet", "none"), ("wavenet", "global")}
+    assert pairs == {
+        ("wavernn", "none"),
+        ("wavernn", "gate-bias"),
+        ("wavernn", "concat"),
+        ("wavenet", "none"),
+        ("wavenet", "global"),
+    }
 
-    run = subprocess.run([str(venv / "bin" / "asmr-zoo"), "run", "wavenet", "--conditioner", "global", "--trigger",
-                          "brushing_mic", "--seconds", "0.25", "--seed", "0", "-o", "out.wav"],
-                         capture_output=True, text=True, cwd=work, env=env)
+    run = subprocess.run(
+        [
+            str(venv / "bin" / "asmr-zoo"),
+            "run",
+            "wavenet",
+            "--conditioner",
+            "global",
+            "--trigger",
+            "brushing_mic",
+            "--seconds",
+            "0.25",
+            "--seed",
+            "0",
+            "-o",
+            "out.wav",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr
     info = sf.info(work / "out.wav")
     assert info.samplerate == 16000 and info.frames == 4000

@@ -208,14 +208,18 @@ def run_command(
 
     for path, clip in zip(paths, wav.numpy(), strict=True):
         write_audio(path, clip, net.sample_rate)
-        err_console.print(f"wrote {path} ({num_samples / net.sample_rate:.2f} s at {net.sample_rate} Hz, from {source})")
+        err_console.print(
+            f"wrote {path} ({num_samples / net.sample_rate:.2f} s at {net.sample_rate} Hz, from {source})"
+        )
 
 
 @app.command("register")
 def register_command(
     checkpoint: Path = typer.Argument(..., help="A .safetensors checkpoint made by `asmr-zoo train`."),
     checkpoint_id: str = typer.Option(None, "--id", help="Registry id (default: the file name)."),
-    trigger: list[str] = typer.Option(None, "--trigger", "-t", help="Trigger(s) it serves (default: from the checkpoint)."),
+    trigger: list[str] = typer.Option(
+        None, "--trigger", "-t", help="Trigger(s) it serves (default: from the checkpoint)."
+    ),
     default: bool = typer.Option(True, "--default/--no-default", help="Prefer it over shipped checkpoints."),
 ) -> None:
     """Add a trained checkpoint to your user registry (copying it to ASMR_ZOO_HOME, with sha256 and metrics)."""

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile as sf
 
+from asmr_zoo.datasource import DataSource, Segment
 from asmr_zoo.errors import DataError
-from asmr_zoo.interfaces import DataSource, Segment
 from asmr_zoo.triggers import UNKNOWN
 
 
@@ -51,9 +51,7 @@ class UnitSource(DataSource):
                 self.report(f"{unit.video_id}: {exc}")
 
 
-def unlabelled(
-    video_id: str, raw_label: str, start: float, end: float | None, origin: str, **extra: object
-) -> Segment:
+def unlabelled(video_id: str, raw_label: str, start: float, end: float | None, origin: str, **extra: object) -> Segment:
     """A segment kept in the manifest as ``unknown``: no audio is read for it."""
     return Segment(
         trigger=UNKNOWN,

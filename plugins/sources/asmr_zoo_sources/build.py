@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from asmr_zoo.dataset import DatasetWriter, ManifestRow, SegmentAudio
+from asmr_zoo.datasource import Segment
 from asmr_zoo.errors import DataError, UsageError
-from asmr_zoo.interfaces import Segment
 from asmr_zoo.triggers import UNKNOWN
 from asmr_zoo_sources.base import Unit, UnitSource
 from asmr_zoo_sources.processing import process_segment
@@ -79,9 +79,7 @@ def _processed(
     for segment in unit.load():
         count += 1
         if segment.video_id != unit.video_id:
-            raise DataError(
-                f"the source yielded a segment of video '{segment.video_id}' for '{unit.video_id}'"
-            )
+            raise DataError(f"the source yielded a segment of video '{segment.video_id}' for '{unit.video_id}'")
         row = _row(segment, unit.item)
         if segment.trigger == UNKNOWN:
             row.note = segment.extra.get("note", "label names no known trigger")
@@ -129,9 +127,7 @@ def build_dataset(
                 report.skipped.append(unit.video_id)
             else:
                 try:
-                    rows = writer.write_video(
-                        unit.video_id, _processed(unit, sample_rate, min_seconds, keep_master)
-                    )
+                    rows = writer.write_video(unit.video_id, _processed(unit, sample_rate, min_seconds, keep_master))
                 except DataError as exc:
                     report.failed.append((unit.video_id, str(exc)))
                     say(f"error: {unit.video_id}: {exc}")

@@ -27,9 +27,7 @@ OUT = typer.Option(..., "--out", "-o", help="Data set directory (created; reruns
 SAMPLE_RATE = typer.Option(16000, "--sample-rate", help="Sample rate of the training copies (Hz).")
 SHARD = typer.Option(None, "--shard", help="Process only shard i of n (e.g. 2/8): split a list across jobs.")
 FORMAT = typer.Option("wav", "--format", help="Training copy format: wav or flac (16-bit).")
-MIN_SECONDS = typer.Option(
-    1.0, "--min-seconds", help="Drop segments shorter than this after trimming silence."
-)
+MIN_SECONDS = typer.Option(1.0, "--min-seconds", help="Drop segments shorter than this after trimming silence.")
 
 
 def _run(
@@ -61,13 +59,10 @@ def _run(
     typer.echo(
         f"{len(report.processed)} processed, {len(report.skipped)} already done, "
         f"{len(report.failed)} failed; {report.written} segments written, "
-        f"{report.unlabelled} kept as unknown or dropped"
-        + (f" -> {out / 'manifest.jsonl'}" if report.usable else "")
+        f"{report.unlabelled} kept as unknown or dropped" + (f" -> {out / 'manifest.jsonl'}" if report.usable else "")
     )
     if not report.usable:
-        raise DataError(
-            f"nothing could be processed: all {len(report.failed)} videos failed (see the messages above)"
-        )
+        raise DataError(f"nothing could be processed: all {len(report.failed)} videos failed (see the messages above)")
 
 
 @data_app.command("youtube")
@@ -138,9 +133,7 @@ def folder(
 def manifest(
     csvs: list[Path] = typer.Argument(..., help="CSV files: video_id, start, end[, label]."),
     out: Path = OUT,
-    audio_dir: Path | None = typer.Option(
-        None, "--audio-dir", help="Where <video_id>.<ext> audio files are."
-    ),
+    audio_dir: Path | None = typer.Option(None, "--audio-dir", help="Where <video_id>.<ext> audio files are."),
     trigger: str | None = typer.Option(None, "--trigger", help="Trigger for rows without a label."),
     download: bool = typer.Option(False, "--download", help="Download videos missing from --audio-dir."),
     sample_rate: int = SAMPLE_RATE,

@@ -22,9 +22,7 @@ def find_ffmpeg() -> str:
         imageio_ffmpeg = None
     if imageio_ffmpeg is not None:
         return imageio_ffmpeg.get_ffmpeg_exe()
-    raise DataError(
-        "ffmpeg was not found: install it (e.g. `apt install ffmpeg`) or `pip install imageio-ffmpeg`"
-    )
+    raise DataError("ffmpeg was not found: install it (e.g. `apt install ffmpeg`) or `pip install imageio-ffmpeg`")
 
 
 def extract_audio(media: Path, wav: Path) -> sf.SoundFile:

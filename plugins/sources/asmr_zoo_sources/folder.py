@@ -12,8 +12,8 @@ from pathlib import Path
 
 import soundfile as sf
 
+from asmr_zoo.datasource import Segment
 from asmr_zoo.errors import DataError
-from asmr_zoo.interfaces import Segment
 from asmr_zoo.triggers import UNKNOWN, normalise_trigger
 from asmr_zoo_sources.base import Unit, UnitSource, cut, raiser, unlabelled
 
@@ -60,11 +60,7 @@ class FolderSource(UnitSource):
                 yield Unit(
                     root.name or item,
                     item,
-                    raiser(
-                        DataError(
-                            f"no audio files found in {root}: expected {root}/<trigger>/*.wav or *.flac"
-                        )
-                    ),
+                    raiser(DataError(f"no audio files found in {root}: expected {root}/<trigger>/*.wav or *.flac")),
                 )
             for path in files:
                 video_id = f"{path.parent.name}-{path.stem}"

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from asmr_zoo.datasource import Segment
 from asmr_zoo.errors import DataError
-from asmr_zoo.interfaces import Segment
 from asmr_zoo.triggers import UNKNOWN, normalise_trigger, validate_trigger_name
 from asmr_zoo_sources.base import Unit, UnitSource, cut, raiser, unlabelled
 from asmr_zoo_sources.ffmpeg import extract_audio
@@ -100,18 +100,14 @@ class ManifestSource(UnitSource):
                     return candidate
         if not self.download:
             where = f"in {self.audio_dir}" if self.audio_dir else "(no --audio-dir given)"
-            raise DataError(
-                f"no audio file {video_id}.<wav|flac|m4a|...> {where}; pass --download to fetch it"
-            )
+            raise DataError(f"no audio file {video_id}.<wav|flac|m4a|...> {where}; pass --download to fetch it")
         from asmr_zoo_sources.youtube import YouTubeSource
 
         youtube = YouTubeSource(workdir=self.workdir)
         return youtube.download_audio(youtube.fetch_info(f"https://www.youtube.com/watch?v={video_id}"), tmp)
 
     def _load(self, video_id: str, rows: list[ManifestEntry]) -> Iterator[Segment]:
-        labelled = [
-            (row, normalise_trigger(row.label) if row.label else self.trigger or UNKNOWN) for row in rows
-        ]
+        labelled = [(row, normalise_trigger(row.label) if row.label else self.trigger or UNKNOWN) for row in rows]
         for row, trigger in labelled:
             if trigger == UNKNOWN:
                 yield unlabelled(video_id, row.label, row.start, row.end, "manifest")

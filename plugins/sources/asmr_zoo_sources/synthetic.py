@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from asmr_zoo.datasource import Segment
 from asmr_zoo.errors import DataError, UsageError
-from asmr_zoo.interfaces import Segment
 from asmr_zoo_sources.base import Unit, UnitSource
 
 SYNTH_RATE = 22050

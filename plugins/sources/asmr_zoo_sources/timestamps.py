@@ -130,9 +130,7 @@ def chapter_marks(chapters: Iterable[object]) -> list[Mark]:
             end: float | None = float(chapter.get("end_time"))
         except (TypeError, ValueError):
             end = None
-        marks.append(
-            Mark(start, clean_label(str(chapter.get("title") or "")), end if end and end > start else None)
-        )
+        marks.append(Mark(start, clean_label(str(chapter.get("title") or "")), end if end and end > start else None))
     return marks
 
 

@@ -17,17 +17,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from asmr_zoo.datasource import Segment
 from asmr_zoo.errors import DataError
-from asmr_zoo.interfaces import Segment
 from asmr_zoo.triggers import UNKNOWN, normalise_trigger
 from asmr_zoo_sources.base import Unit, UnitSource, cut, raiser, unlabelled
 from asmr_zoo_sources.ffmpeg import extract_audio
 from asmr_zoo_sources.timestamps import Mark, chapter_marks, parse_timestamps, resolve_spans
 
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{11}")
-_URL_ID_RE = re.compile(
-    r"(?:[?&]v=|youtu\.be/|/shorts/|/embed/|/live/|/v/)([A-Za-z0-9_-]{11})(?![A-Za-z0-9_-])"
-)
+_URL_ID_RE = re.compile(r"(?:[?&]v=|youtu\.be/|/shorts/|/embed/|/live/|/v/)([A-Za-z0-9_-]{11})(?![A-Za-z0-9_-])")
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 MAX_COMMENTS = 300
 MIN_COMMENT_TIMESTAMPS = 2  # a lone "3:45 lol" is a reaction, not a list of triggers
@@ -49,15 +47,11 @@ def load_info_json(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"info JSON {path} could not be read ({exc.__class__.__name__}: {exc})") from exc
     except json.JSONDecodeError as exc:
-        raise DataError(
-            f"info JSON {path} is not valid JSON ({exc}); save it with `yt-dlp --write-info-json`"
-        ) from exc
+        raise DataError(f"info JSON {path} is not valid JSON ({exc}); save it with `yt-dlp --write-info-json`") from exc
     if not isinstance(info, dict):
         raise DataError(f"info JSON {path} holds a {type(info).__name__}, not a yt-dlp info object")
     if not isinstance(info.get("id"), str) or not info["id"]:
-        raise DataError(
-            f"info JSON {path} lacks the video 'id' field; save it with `yt-dlp --write-info-json`"
-        )
+        raise DataError(f"info JSON {path} lacks the video 'id' field; save it with `yt-dlp --write-info-json`")
     return info
 
 
@@ -172,9 +166,7 @@ class YouTubeSource(UnitSource):
             raise DataError(f"download failed: {_error_line(exc)}") from exc
         except Exception as exc:  # malformed metadata trips yt-dlp in many ways
             raise DataError(f"yt-dlp could not process its metadata ({type(exc).__name__}: {exc})") from exc
-        files = [
-            Path(d["filepath"]) for d in (result or {}).get("requested_downloads", []) if d.get("filepath")
-        ]
+        files = [Path(d["filepath"]) for d in (result or {}).get("requested_downloads", []) if d.get("filepath")]
         files = [f for f in files if f.is_file()]
         if not files:
             raise DataError("download produced no file")
@@ -211,11 +203,7 @@ class YouTubeSource(UnitSource):
                 yield Unit(
                     item,
                     item,
-                    raiser(
-                        DataError(
-                            f"'{item}' is not a video URL, an 11-character video id or an info JSON file"
-                        )
-                    ),
+                    raiser(DataError(f"'{item}' is not a video URL, an 11-character video id or an info JSON file")),
                 )
 
     def _load(self, video_id: str, info: dict[str, Any]) -> Iterator[Segment]:

@@ -180,6 +180,8 @@ NON_TRIGGER_WORDS = frozenset(
     ]
 )
 
+NEGATIONS = frozenset({"no", "without", "zero", "non"})
+
 _NAME_RE = re.compile(r"^[a-z]+(?:_[a-z]+)*$")
 _WORD_RE = re.compile(r"[a-z0-9&]+")
 
@@ -225,13 +227,18 @@ def normalise_trigger(text: str) -> str:
     'massaging_bi_mic'
     """
     words = _WORD_RE.findall(text.lower().replace("_", " ").replace("-", " "))
-    if not words:
-        return UNKNOWN
-    if any(w in NON_TRIGGER_WORDS for w in words):
-        return UNKNOWN
+    # "no talking" / "without talking" says what the segment is not: drop the pair.
+    words = [
+        w
+        for i, w in enumerate(words)
+        if not (w in NEGATIONS and i + 1 < len(words) and words[i + 1] in NON_TRIGGER_WORDS)
+        and not (i > 0 and words[i - 1] in NEGATIONS and w in NON_TRIGGER_WORDS)
+    ]
     # Materials first, so that "fluffy mic" is consumed whole before "mic" could match on its own.
     materials, rest = _find(words, MATERIAL_SYNONYMS)
-    techniques, _ = _find(rest, TECHNIQUE_SYNONYMS)
+    techniques, rest = _find(rest, TECHNIQUE_SYNONYMS)
+    if not words or any(w in NON_TRIGGER_WORDS for w in rest):  # "whisper ramble" was consumed above
+        return UNKNOWN
     if len(techniques) != 1:
         return UNKNOWN
     (technique,) = techniques

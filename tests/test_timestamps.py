@@ -143,9 +143,9 @@ REALISTIC: list[tuple[str, list[tuple[float, float, str]]]] = [
         "75:30 outro\n0:00 tapping on glass",
         [(0, 1800, "tapping_glass")],
     ),
-    (  # no talking: the taxonomy keeps "talking" labels unknown, never guessed
+    (  # "no talking" is not talking
         "0:00 Tapping (no talking)\n4:00 Brushing cork coasters",
-        [(0, 240, "unknown"), (240, 1800, "brushing_cork")],
+        [(0, 240, "tapping"), (240, 1800, "brushing_cork")],
     ),
     (  # shell metacharacters are just text
         "0:05 tapping on glass; rm -rf ~ && echo $(whoami) `id` > /tmp/x\n3:00 mic brushing | tee",

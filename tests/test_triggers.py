@@ -23,6 +23,9 @@ from asmr_zoo.triggers import COMMON_TRIGGERS, UNKNOWN, normalise_trigger, valid
         ("wooden tapping", "tapping_wood"),
         ("cork board brushing", "brushing_cork"),
         ("metal tin tapping", "tapping_metal"),
+        ("Tapping (no talking)", "tapping"),
+        ("whisper ramble", "whispering"),
+        ("tapping, then talking", UNKNOWN),
         ("Intro", UNKNOWN),
         ("outro + chit chat", UNKNOWN),
         ("tapping and scratching", UNKNOWN),  # two techniques: don't guess

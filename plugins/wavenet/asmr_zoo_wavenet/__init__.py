@@ -1,1 +1,1 @@
-"""placeholder"""
+"""WaveNet for asmr-zoo: baseline and global conditioning, cached fast generation (see ``model``)."""

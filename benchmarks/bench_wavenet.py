@@ -1,0 +1,140 @@
+"""WaveNet generation speed: naive (recompute the receptive field) against cached (fast WaveNet queues).
+
+    python benchmarks/bench_wavenet.py [--quick] [--threads N]
+
+Prints this machine's memory bandwidth and matmul GFLOP/s, then samples/second for the `small` and `paper`
+presets at batch 1 and 32, measured in the same run:
+- naive: ``generate_naive`` in steady state (primed with a full receptive field of codes);
+- step loop: ``model.step`` + ``pick_with_policy``, what the core's generic sampler loop runs;
+- fused: ``model.generate_fast``, what the samplers call;
+- bound: at batch 1 every step reads all weights, so bandwidth / weight bytes; at batch 32 the lower of
+  that times 32 and matmul FLOP/s / (2 FLOPs per parameter per sample).
+The naive `paper` preset needs minutes per step at batch 32, so that cell is estimated from batch 1.
+The full run adds a bf16 copy of the `paper` preset (half the weight bytes). Caveats: this VM reports a
+300 MiB L3, so the `paper` fp32 weights (292 MB) nearly fit in cache and bf16 ones do, and a step can beat
+the DRAM bound; on a machine shared with other jobs the numbers are noisy (the load average is printed),
+and OpenMP threads crawl when the cores are oversubscribed: compare with ``--threads 1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+
+import torch
+
+from asmr_zoo.factory import build_model
+from asmr_zoo.interfaces import SamplingPolicy
+from asmr_zoo.sampling import pick_with_policy
+from asmr_zoo_wavenet.model import WaveNet, generate_naive
+
+TRIGGERS = ["tapping_glass", "whispering"]
+
+
+def seconds(fn: Callable[[], object], budget: float) -> float:
+    """The best time of ``fn`` over the calls that fit in ``budget`` seconds; the first call only warms up,
+    unless it is the only one (a single slow call longer than the budget)."""
+    times: list[float] = []
+    start = time.perf_counter()
+    while not times or time.perf_counter() - start < budget:
+        begin = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - begin)
+    return min(times[1:] or times)
+
+
+def probe() -> dict[str, float]:
+    """Memory bandwidth (a streaming read, and a stream of matrix-vector products) and matmul GFLOP/s."""
+    big = torch.randn(256 << 20)  # 1 GiB: beyond the caches (this VM reports a 300 MiB L3)
+    read = big.numel() * 4 / seconds(big.sum, 2.0) / 1e9
+    mats = [torch.randn(1024, 1024) for _ in range(256)]  # 4 MiB each, 1 GiB in all
+    vec = torch.randn(1, 1024)
+    gemv = len(mats) * 4 * 2**20 / seconds(lambda: [vec @ m for m in mats], 2.0) / 1e9
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a16, b16 = a.bfloat16(), b.bfloat16()
+    fp32 = 2 * 2048**3 / seconds(lambda: a @ b, 1.0) / 1e9
+    bf16 = 2 * 2048**3 / seconds(lambda: a16 @ b16, 1.0) / 1e9
+    return {"read": read, "gemv": gemv, "bandwidth": max(read, gemv), "fp32": fp32, "bf16": bf16}
+
+
+def measure(model: WaveNet, batch: int, steps: dict[str, int], budget: float) -> dict[str, float]:
+    """Samples per second (all clips together) of each generator, ``steps[name]`` steps per timed call."""
+    cond = torch.arange(batch) % len(TRIGGERS)
+    rf, silence = model.receptive_field, model.codec.silence[0]
+    result = {}
+    with torch.inference_mode():
+        if steps["naive"]:
+            prompt = torch.randint(0, 256, (batch, rf, 1))  # steady state: a full receptive field of history
+            naive = seconds(lambda: generate_naive(model, steps["naive"], cond, prompt=prompt), budget)
+            result["naive"] = batch * steps["naive"] / naive
+        state = model.init_state(batch, cond)
+        policy = SamplingPolicy(generator=torch.Generator().manual_seed(0))
+        n = steps["cached"]
+
+        def step_loop() -> None:
+            prev = torch.full((batch, 1), silence)
+            for _ in range(n):
+                prev, _, _ = model.step(prev, state, lambda logits, head: pick_with_policy(logits, policy))
+
+        result["step"] = batch * n / seconds(step_loop, budget)
+        result["fused"] = batch * n / seconds(lambda: model.generate_fast(n, state, policy), budget)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps, no naive run of the paper preset")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch intra-op threads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    load = os.getloadavg()[0]
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs, "
+          f"load average {load:.1f} (on a shared machine other jobs make the numbers noisy)")
+    hw = probe()
+    print(
+        f"memory bandwidth: streaming read {hw['read']:.1f} GB/s, "
+        f"matrix-vector stream {hw['gemv']:.1f} GB/s; "
+        f"matmul {hw['fp32']:.0f} GFLOP/s fp32, {hw['bf16']:.0f} GFLOP/s bf16\n"
+    )
+    q = args.quick
+    budget = 1.0 if q else 3.0  # seconds per measurement (a naive step of the paper preset takes longer)
+    runs = [  # preset, dtype, batch, steps per timed call
+        ("small", torch.float32, 1, {"naive": 4, "cached": 200}),
+        ("small", torch.float32, 32, {"naive": 1, "cached": 100}),
+        ("paper", torch.float32, 1, {"naive": 0 if q else 1, "cached": 5}),
+        ("paper", torch.float32, 32, {"naive": 0, "cached": 3}),
+    ]
+    if not q:
+        runs += [("paper", torch.bfloat16, 1, {"naive": 0, "cached": 5}),
+                 ("paper", torch.bfloat16, 32, {"naive": 0, "cached": 3})]
+    header = (f"{'preset':<7}{'dtype':<6}{'params':>8}{'batch':>6}{'naive':>10}{'step loop':>11}{'fused':>10}"
+              f"{'fused/naive':>13}{'bound':>9}{'fused/bound':>13}")
+    print("samples/second (all clips together)")
+    print(header)
+    print("-" * len(header))
+    naive_b1: dict[tuple[str, torch.dtype], float] = {}
+    for preset, dtype, batch, steps in runs:
+        model = build_model("wavenet", "global", TRIGGERS, preset=preset).eval().to(dtype)
+        params = sum(p.numel() for p in model.parameters())
+        r = measure(model, batch, steps, budget)
+        naive, mark = r.get("naive"), ""
+        if naive is None and (preset, dtype) in naive_b1:  # the naive pass is compute-bound: ~linear in batch
+            naive, mark = naive_b1[preset, dtype] * batch, "~"
+        if naive is not None and batch == 1:
+            naive_b1[preset, dtype] = naive
+        weight_bytes = params * dtype.itemsize
+        bound = min(hw["bandwidth"] * 1e9 / weight_bytes * batch,
+                    hw["fp32" if dtype == torch.float32 else "bf16"] * 1e9 / (2 * params))
+        dname = "fp32" if dtype == torch.float32 else "bf16"
+        ratio = f"{mark}{r['fused'] / naive:.0f}x" if naive else "-"
+        naive_text = f"{mark}{naive:.{1 if naive >= 10 else 2}f}" if naive else "-"
+        print(f"{preset:<7}{dname:<6}{params / 1e6:>7.1f}M{batch:>6}{naive_text:>10}{r['step']:>11.1f}"
+              f"{r['fused']:>10.1f}{ratio:>13}{bound:>9.1f}{r['fused'] / bound:>12.0%}")
+    print("\n~: estimated from batch 1 (the naive paper preset takes minutes per step at batch 32)")
+
+
+if __name__ == "__main__":
+    main()

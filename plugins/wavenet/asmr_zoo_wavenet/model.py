@@ -1,0 +1,316 @@
+"""WaveNet (van den Oord et al. 2016) with global conditioning, as used by "ASMR Is All You Need".
+
+Equations of the WaveNet paper implemented here:
+  eq. 5  z = tanh(W_f * x) . sigmoid(W_g * x)                            gated activation
+  eq. 6  z = tanh(W_f * x + V_f^T h) . sigmoid(W_g * x + V_g^T h)        global conditioning on h
+
+Training runs the whole window in one parallel pass of dilated causal convolutions. Generation uses the
+fast WaveNet algorithm (Paine et al. 2016): every layer keeps a queue of its past inputs, so one step costs
+a matrix-vector product per layer instead of a pass over the receptive field. ``generate_naive`` is the
+slow reference that recomputes the receptive field for every sample.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from asmr_zoo.errors import UsageError
+from asmr_zoo.interfaces import Codec, Conditioner, Model, ModelConfig, Pick, SamplingPolicy
+from asmr_zoo.sampling import filter_logits, pick_with_policy
+
+
+class GlobalConditioner(Conditioner):
+    """A learned trigger embedding h added to every layer's filter and gate (WaveNet eq. 6)."""
+
+    name = "global"
+    description = "a learned trigger embedding added to every layer's filter and gate (WaveNet eq. 6)"
+
+
+@dataclass
+class WaveNetConfig(ModelConfig):
+    """The small CPU-friendly default; ``WaveNet.presets`` holds the paper's sizes."""
+
+    layers: int = 10  # residual blocks per stack, dilations 1, 2, 4 ... 2**(layers - 1)
+    stacks: int = 2  # how many times the dilation cycle repeats
+    input_encoding: str = "onehot"  # "onehot" or "embedding" (a learned embedding of the mu-law codes)
+    input_channels: int = 256  # one-hot width (= the codec's 256 classes) or the embedding width
+    residual_channels: int = 64
+    dilation_channels: int = 64  # width of the filter and of the gate convolutions
+    skip_channels: int = 128
+    end_channels: int = 128
+    cond_channels: int = 16  # width of the trigger embedding h (global conditioning only)
+
+
+class ResidualBlock(nn.Module):
+    """Dilated causal convolution (kernel 2), gated activation, residual and skip 1x1 convolutions."""
+
+    def __init__(self, cfg: WaveNetConfig, dilation: int, conditioned: bool, last: bool) -> None:
+        super().__init__()
+        r, d = cfg.residual_channels, cfg.dilation_channels
+        self.dilation = dilation
+        self.filter = nn.Conv1d(r, d, 2, dilation=dilation)  # W_f
+        self.gate = nn.Conv1d(r, d, 2, dilation=dilation)  # W_g
+        self.cond_filter = nn.Linear(cfg.cond_channels, d, bias=False) if conditioned else None  # V_f
+        self.cond_gate = nn.Linear(cfg.cond_channels, d, bias=False) if conditioned else None  # V_g
+        self.residual = None if last else nn.Conv1d(d, r, 1)  # the last block's residual output is unused
+        self.skip = nn.Conv1d(d, cfg.skip_channels, 1)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x ``(B, R, T)``, h ``(B, cond_channels)`` or None -> (residual output, skip output)."""
+        padded = F.pad(x, (self.dilation, 0))  # causal: output t sees inputs t - dilation and t
+        f, g = self.filter(padded), self.gate(padded)
+        if h is not None:
+            f = f + self.cond_filter(h).unsqueeze(-1)  # eq. 6: V_f^T h, broadcast over time
+            g = g + self.cond_gate(h).unsqueeze(-1)  # eq. 6: V_g^T h
+        z = torch.tanh(f) * torch.sigmoid(g)  # eq. 5 (eq. 6 with the conditioning above)
+        out = x if self.residual is None else x + self.residual(z)
+        return out, self.skip(z)
+
+
+@dataclass
+class PackedBlock:
+    """One block's weights laid out for single-step matrix products, and its scratch tensors."""
+
+    filter_gate: torch.Tensor  # (2R + 1 + E, 2D): [W at t - dilation; W at t; bias; V] -> [filter, gate]
+    residual: torch.Tensor | None  # (D + 1, R): the residual 1x1 conv, its bias as the last row
+    fg: torch.Tensor  # (B, 2D): the filter and gate pre-activations
+    f: torch.Tensor  # (B, D) view of fg: the filter half
+    g: torch.Tensor  # (B, D) view of fg: the gate half
+    z: torch.Tensor  # (B, D + 1) view into ``WaveNetState.z``: this block's z and a column of ones
+    gated: torch.Tensor  # (B, D) view of z without the ones: where eq. 5 writes
+
+
+@dataclass
+class WaveNetState:
+    """Generation state: per-layer queues of past inputs (fast WaveNet) and the packed weights."""
+
+    queues: list[deque[torch.Tensor]]  # per block: its last ``dilation`` inputs (B, R), oldest first
+    input_past: torch.Tensor  # (B, R): the input convolution's tap on the previous code
+    input_table: torch.Tensor  # (2, C, R): the input convolution's taps [t - 1, t] for each code
+    input_bias: torch.Tensor  # (R,)
+    context: torch.Tensor  # (B, 1 + E): [1, h], the constant tail of every block's input row
+    blocks: list[PackedBlock]
+    z: torch.Tensor  # (B, blocks * (D + 1)): every block's [z, 1], for one skip product over all blocks
+    skip: torch.Tensor  # (blocks * (D + 1), S): all skip 1x1 convs, biases in the ones rows
+
+
+class WaveNet(Model):
+    """WaveNet: a causal input convolution, stacks of gated residual blocks, skip connections, 256 logits."""
+
+    name = "wavenet"
+    codec_name = "mulaw8"
+    conditioners = ("none", "global")
+    Config = WaveNetConfig
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        # Table 1 of "ASMR Is All You Need": 10 layers x 5 stacks; 73.1 M parameters (72.3 M unconditioned).
+        "paper": dict(
+            layers=10, stacks=5, input_channels=256, residual_channels=512, dilation_channels=512,
+            skip_channels=256, end_channels=256, cond_channels=16, sample_rate=16000, window=32000,
+        ),
+        "small": {},  # the defaults of WaveNetConfig: about 0.7 M parameters, receptive field 2048
+        "tiny": dict(
+            layers=4, stacks=2, input_encoding="embedding", input_channels=8, residual_channels=8,
+            dilation_channels=8, skip_channels=16, end_channels=16, cond_channels=4, window=256,
+        ),
+    }
+
+    def __init__(self, config: WaveNetConfig, conditioner: Conditioner, codec: Codec) -> None:
+        super().__init__(config, conditioner, codec)
+        c, classes = config, codec.classes
+        if c.layers < 1 or c.stacks < 1:
+            raise UsageError(f"wavenet needs layers >= 1 and stacks >= 1, got {c.layers} and {c.stacks}")
+        if c.input_encoding not in ("onehot", "embedding"):
+            raise UsageError(f"input_encoding must be 'onehot' or 'embedding', got '{c.input_encoding}'")
+        if c.input_encoding == "onehot" and c.input_channels != classes:
+            raise UsageError(
+                f"one-hot input has {classes} channels (the codec's classes), got {c.input_channels}"
+            )
+        self.embed = nn.Embedding(classes, c.input_channels) if c.input_encoding == "embedding" else None
+        self.input_conv = nn.Conv1d(c.input_channels, c.residual_channels, 2)  # causal, kernel 2
+        self.trigger_embedding = (
+            nn.Embedding(len(conditioner), c.cond_channels) if conditioner.conditioned else None
+        )  # h of eq. 6
+        dilations = [2**i for _ in range(c.stacks) for i in range(c.layers)]
+        self.blocks = nn.ModuleList(
+            ResidualBlock(c, d, conditioner.conditioned, last=i == len(dilations) - 1)
+            for i, d in enumerate(dilations)
+        )
+        self.end1 = nn.Conv1d(c.skip_channels, c.end_channels, 1)
+        self.end2 = nn.Conv1d(c.end_channels, classes, 1)
+        self.silence_code = codec.silence[0]
+
+    @property
+    def receptive_field(self) -> int:
+        """How many codes a logit sees: logits[:, t] depends on codes[:, t - RF] .. codes[:, t - 1]."""
+        return 1 + 1 + sum(block.dilation for block in self.blocks)  # input conv (kernel 2) + blocks
+
+    def trigger_embeddings(self) -> torch.Tensor | None:
+        """The learned trigger embeddings h ``(vocabulary, cond_channels)``, or None for the baseline."""
+        return None if self.trigger_embedding is None else self.trigger_embedding.weight.detach()
+
+    def _trigger(self, cond: torch.Tensor | None, batch: int) -> torch.Tensor | None:
+        """The trigger embedding h ``(B, cond_channels)``, or None for the baseline."""
+        if self.trigger_embedding is None:
+            if cond is not None:
+                raise UsageError("this wavenet is unconditioned (conditioner 'none'); pass cond=None")
+            return None
+        if cond is None or cond.shape != (batch,):
+            got = None if cond is None else tuple(cond.shape)
+            raise UsageError(f"global conditioning needs trigger indices of shape ({batch},), got {got}")
+        return self.trigger_embedding(cond)
+
+    def _input_weights(self) -> torch.Tensor:
+        """(C, input_channels): the input vector of each code (the one-hot identity or the embedding)."""
+        if self.embed is None:
+            weight = self.input_conv.weight
+            return torch.eye(self.codec.classes, dtype=weight.dtype, device=weight.device)
+        return self.embed.weight
+
+    def forward(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """codes ``(B, T, 1)`` -> logits ``(B, T, 1, 256)``; logits[:, t] predicts codes[:, t]."""
+        batch = codes.shape[0]
+        h = self._trigger(cond, batch)
+        shifted = F.pad(codes[..., 0], (1, -1), value=self.silence_code)  # x[t] = codes[t - 1], silence first
+        x = F.embedding(shifted, self._input_weights()).transpose(1, 2)  # (B, input_channels, T)
+        x = self.input_conv(F.pad(x, (1, 0)))
+        skips = 0
+        for block in self.blocks:
+            x, skip = block(x, h)
+            skips = skips + skip
+        logits = self.end2(F.relu(self.end1(F.relu(skips))))  # relu -> 1x1 -> relu -> 1x1, no softmax
+        return logits.transpose(1, 2).unsqueeze(2)
+
+    # -- cached generation (fast WaveNet) ---------------------------------------------------------
+
+    @torch.no_grad()
+    def init_state(self, batch: int, cond: torch.Tensor | None = None) -> WaveNetState:
+        """Queues of zeros (the padding the forward pass sees) and the weights packed for stepping."""
+        h = self._trigger(cond, batch)
+        weight = self.input_conv.weight  # (R, input_channels, 2)
+        d = self.config.dilation_channels
+        context = weight.new_ones(batch, 1) if h is None else torch.cat([weight.new_ones(batch, 1), h], dim=1)
+        z = weight.new_ones(batch, len(self.blocks), d + 1)
+        blocks, skips = [], []
+        for i, block in enumerate(self.blocks):
+            filter_gate = torch.cat([block.filter.weight, block.gate.weight])  # (2D, R, 2)
+            bias = torch.cat([block.filter.bias, block.gate.bias])
+            rows = [filter_gate[..., 0].t(), filter_gate[..., 1].t(), bias[None]]
+            if h is not None:
+                rows.append(torch.cat([block.cond_filter.weight, block.cond_gate.weight]).t())  # V of eq. 6
+            residual = None
+            if block.residual is not None:
+                residual = torch.cat([block.residual.weight[..., 0].t(), block.residual.bias[None]])
+            fg = weight.new_empty(batch, 2 * d)
+            blocks.append(
+                PackedBlock(
+                    filter_gate=torch.cat(rows),
+                    residual=residual,
+                    fg=fg,
+                    f=fg[:, :d],
+                    g=fg[:, d:],
+                    z=z[:, i],
+                    gated=z[:, i, :d],
+                )
+            )
+            skips.append(torch.cat([block.skip.weight[..., 0].t(), block.skip.bias[None]]))
+        zeros = weight.new_zeros(batch, weight.shape[0])
+        return WaveNetState(
+            queues=[deque([zeros] * block.dilation, maxlen=block.dilation) for block in self.blocks],
+            input_past=zeros,
+            input_table=torch.einsum("ci,rik->kcr", self._input_weights(), weight).contiguous(),
+            input_bias=self.input_conv.bias,
+            context=context,
+            blocks=blocks,
+            z=z.view(batch, -1),
+            skip=torch.cat(skips),
+        )
+
+    @torch.no_grad()
+    def step_logits(self, code: torch.Tensor, state: WaveNetState) -> torch.Tensor:
+        """Consume the previous codes ``(B,)``; return the next sample's logits ``(B, 256)``."""
+        x = state.input_past + state.input_table[1, code] + state.input_bias  # causal input conv, kernel 2
+        state.input_past = state.input_table[0, code]
+        for queue, block in zip(state.queues, state.blocks, strict=True):
+            row = torch.cat([queue[0], x, state.context], dim=1)  # inputs at t - dilation and t, then [1, h]
+            queue.append(x)  # the queue drops its oldest entry
+            torch.mm(row, block.filter_gate, out=block.fg)  # W_f * x + V_f^T h and W_g * x + V_g^T h
+            torch.mul(block.f.tanh_(), block.g.sigmoid_(), out=block.gated)  # eq. 5 / eq. 6
+            if block.residual is not None:
+                x = torch.addmm(x, block.z, block.residual)  # x + residual 1x1 conv (with its bias)
+        skips = state.z @ state.skip  # the sum of every block's skip 1x1 conv
+        hidden = F.relu(F.linear(F.relu(skips), self.end1.weight[..., 0], self.end1.bias))
+        return F.linear(hidden, self.end2.weight[..., 0], self.end2.bias)
+
+    @torch.no_grad()
+    def generate_fast(
+        self,
+        num_samples: int,
+        state: WaveNetState,
+        policy: SamplingPolicy,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> torch.Tensor:
+        """The cached loop fused with the sampler's policy: codes ``(B, num_samples, 1)``, from silence."""
+        batch = state.input_past.shape[0]
+        out = torch.empty(batch, num_samples, 1, dtype=torch.long)
+        code = torch.full((batch,), self.silence_code, dtype=torch.long)
+        every = max(1, num_samples // 200)
+        for t in range(num_samples):
+            code = sample(self.step_logits(code, state), policy)
+            out[:, t, 0] = code
+            if progress is not None and ((t + 1) % every == 0 or t + 1 == num_samples):
+                progress(t + 1, num_samples)
+        return out
+
+    def step(
+        self, prev: torch.Tensor, state: WaveNetState, pick: Pick
+    ) -> tuple[torch.Tensor, torch.Tensor, WaveNetState]:
+        """One cached step: previous codes ``(B, 1)`` -> (codes ``(B, 1)``, logits ``(B, 1, 256)``, state)."""
+        logits = self.step_logits(prev[:, 0], state)
+        return pick(logits, 0).unsqueeze(1), logits.unsqueeze(1), state
+
+
+def sample(logits: torch.Tensor, policy: SamplingPolicy) -> torch.Tensor:
+    """One class per row of ``logits`` ``(B, C)``, from the distribution ``pick_with_policy`` draws from.
+
+    The Gumbel-max trick: argmax(logits + Gumbel noise) is a draw from softmax(logits), and filtered
+    classes (-inf) are never drawn; a few times cheaper than ``torch.multinomial`` for a batch.
+    """
+    if policy.greedy:
+        return logits.argmax(dim=-1)
+    uniform = torch.rand(logits.shape, generator=policy.generator, device=logits.device)  # in [0, 1)
+    return (filter_logits(logits.float(), policy) - torch.log(-torch.log(uniform))).argmax(dim=-1)
+
+
+@torch.no_grad()
+def generate_naive(
+    model: WaveNet,
+    num_samples: int,
+    cond: torch.Tensor | None = None,
+    policy: SamplingPolicy | None = None,
+    batch: int = 1,
+    prompt: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reference generator: a full forward pass over the receptive field for every sample.
+
+    Continues ``prompt`` (codes ``(B, P, 1)``; by default generation starts from silence). Returns the new
+    codes ``(B, num_samples, 1)`` and their logits ``(B, num_samples, 1, 256)``. It picks with
+    ``pick_with_policy``: with the same policy and seed it draws what ``step`` with that pick draws.
+    """
+    policy = policy or SamplingPolicy()
+    batch = batch if cond is None else cond.shape[0]
+    prompt = torch.empty(batch, 0, 1, dtype=torch.long) if prompt is None else prompt
+    start, rf = prompt.shape[1], model.receptive_field
+    codes = torch.cat([prompt, torch.full((batch, num_samples, 1), model.silence_code)], dim=1)
+    logits = torch.empty(batch, num_samples, 1, model.codec.classes)
+    for i, t in enumerate(range(start, start + num_samples)):
+        window = codes[:, max(0, t - rf) : t + 1]  # codes t - RF .. t - 1, then the one being predicted
+        logits[:, i] = model(window, cond)[:, -1]
+        codes[:, t, 0] = pick_with_policy(logits[:, i, 0], policy)
+    return codes[:, start:], logits

@@ -1,0 +1,69 @@
+"""WaveRNN generation speed: a naive eager sampler against the project's fused sampler, in the same run.
+
+The naive sampler is the obvious per-sample PyTorch loop (``model.step`` + ``pick_with_policy`` on fp32
+weights, as most public WaveRNN code does it); the project's sampler is ``model.generate_fast`` (the
+TorchScript cell with ``fast_weights`` weights). Both draw with temperature 1 from an untrained model, so
+the numbers measure the loop, not the audio. Usage: ``python benchmarks/bench_wavernn.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from asmr_zoo.factory import build_model
+from asmr_zoo.interfaces import SamplingPolicy
+from asmr_zoo.sampling import pick_with_policy
+
+SAMPLE_RATE = 22050
+
+
+def naive(model, batch: int, samples: int, policy: SamplingPolicy) -> None:
+    state = model.init_state(batch)
+    prev = torch.tensor(model.codec.silence).expand(batch, 2)
+    for _ in range(samples):
+        prev, _, state = model.step(prev, state, lambda logits, head: pick_with_policy(logits, policy))
+
+
+def fused(model, batch: int, samples: int, policy: SamplingPolicy) -> None:
+    model.generate_fast(samples, model.init_state(batch), policy)
+
+
+def rate(run, model, batch: int, samples: int, repeats: int) -> float:
+    """Best-of-``repeats`` samples per second (the machine may be shared)."""
+    policy = SamplingPolicy(generator=torch.Generator().manual_seed(0))
+    run(model, batch, min(samples, 50), policy)  # warm-up (and compile)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(model, batch, samples, policy)
+        best = min(best, time.perf_counter() - start)
+    return batch * samples / best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer samples per measurement")
+    parser.add_argument("--weights", default="int8", choices=["fp32", "bf16", "int8"], help="fused-loop weights")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    steps_single, steps_folded, repeats = (1500, 60, 1) if args.quick else (6000, 300, 3)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fused weights: {args.weights}")
+    print(f"{'config':<26}{'naive samples/s':>16}{'project samples/s':>19}{'ratio':>8}{'x real time':>13}")
+    for hidden in (896, 512):
+        torch.manual_seed(0)
+        model = build_model("wavernn", "none", [], {"hidden": hidden, "fast_weights": args.weights}).eval()
+        for batch, steps in ((1, steps_single), (128, steps_folded)):
+            with torch.inference_mode():
+                slow = rate(naive, model, batch, max(steps // 4, 50), repeats)
+                fast = rate(fused, model, batch, steps, repeats)
+            label = f"hidden {hidden}, " + ("batch 1" if batch == 1 else f"folded batch {batch}")
+            print(f"{label:<26}{slow:>16,.0f}{fast:>19,.0f}{fast / slow:>7.1f}x{fast / SAMPLE_RATE:>12.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""WaveRNN (Kalchbrenner et al. 2018, "Efficient Neural Audio Synthesis") as used by "ASMR Is All You Need".
+
+One GRU-style layer over 16-bit audio split into coarse and fine bytes (the ``pcm16`` codec), a hidden
+state split into a coarse and a fine half, and a dual softmax. Equations (eq. 1: the WaveRNN cell;
+eq. 2: gate-bias conditioning; eq. 3: concat conditioning):
+
+    x_t = [c_{t-1}, f_{t-1}, c_t]                                     (scaled to [-1, 1])
+    u_t = sigma(R_u h_{t-1} + I*_u x_t [+ V_u h])                     eq. 1 [eq. 2]
+    r_t = sigma(R_r h_{t-1} + I*_r x_t [+ V_r h])
+    e_t = tanh(r_t o (R_e h_{t-1}) + I*_e x_t [+ V_e h])
+    h_t = u_t o h_{t-1} + (1 - u_t) o e_t
+    y_c, y_f = split(h_t)
+    P(c_t) = softmax(O2 relu(O1 y_c)),  P(f_t) = softmax(O4 relu(O3 y_f))
+
+I* is masked so the current coarse sample c_t reaches only the fine half of the state. ``gate-bias`` adds
+V h (h: the trigger embedding through a dense layer) to the gates; ``concat`` also lets R read the trigger
+embedding b next to h_{t-1}: R [h_{t-1}; b] (eq. 3).
+
+Training runs the input projections for all steps at once; only the recurrence is sequential (``nn.GRU``
+with the masked input matrix for ``none`` and ``gate-bias``, a loop over the cell for ``concat``, whose
+per-clip R b term sits inside r_t o (...)). Generation has a step-by-step path (``step``) and a fused,
+TorchScript-compiled loop with fp32, bf16 or int8 weights (``generate_fast``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from asmr_zoo.errors import UsageError
+from asmr_zoo.interfaces import Codec, Conditioner, Model, ModelConfig, Pick, SamplingPolicy
+
+CLASSES = 256
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
+@dataclass
+class WaveRNNConfig(ModelConfig):
+    sample_rate: int = 22050
+    window: int = 1000  # truncated-BPTT length in samples, as in the paper
+    hidden: int = 896  # state size, split into coarse and fine halves
+    cond_dim: int = 32  # trigger embedding and dense-layer size (conditioned models)
+    coarse_weight: float = 1.0  # loss = coarse_weight * CE(coarse) + fine_weight * CE(fine)
+    fine_weight: float = 1.0
+    fast_weights: str = "int8"  # weights of the fused generation loop: fp32 (exact), bf16 or int8
+
+
+class WaveRNNState(NamedTuple):
+    """Recurrent state for ``step``: h_{t-1} and the per-clip conditioning terms of the gates."""
+
+    h: torch.Tensor  # (B, H)
+    gi_bias: torch.Tensor  # (B, 3H): input bias + V h (eq. 2)
+    gh_bias: torch.Tensor  # (B, 3H): recurrent bias + R_b b (eq. 3)
+
+
+def _cell(gi: torch.Tensor, gh: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Eq. 1 given the gate pre-activations ``gi = I* x_t (+ V h)`` and ``gh = R h_{t-1}``, both ``(B, 3n)``
+    in nn.GRU's gate order (r, u, e); ``h`` is the matching part of h_{t-1} ``(B, n)``."""
+    n = h.shape[-1]
+    r, u = torch.sigmoid(gi[:, : 2 * n] + gh[:, : 2 * n]).chunk(2, dim=1)
+    e = torch.tanh(gi[:, 2 * n :] + r * gh[:, 2 * n :])
+    return e + u * (h - e)  # = u h + (1 - u) e
+
+
+class WaveRNN(Model):
+    """WaveRNN with a dual softmax over 16-bit coarse/fine samples; baseline, gate-bias or concat."""
+
+    name = "wavernn"
+    codec_name = "pcm16"
+    conditioners = ("none", "gate-bias", "concat")
+    Config = WaveRNNConfig
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {"hidden": 64, "cond_dim": 8, "window": 256},
+        "small": {"hidden": 512},
+        "paper": {"hidden": 896, "window": 1000},
+    }
+
+    def __init__(self, config: WaveRNNConfig, conditioner: Conditioner, codec: Codec) -> None:
+        super().__init__(config, conditioner, codec)
+        if config.hidden < 2 or config.hidden % 2:
+            raise UsageError(f"wavernn hidden size must be even and >= 2, got {config.hidden}")
+        if config.fast_weights not in PRECISIONS:
+            raise UsageError(f"fast_weights must be one of {', '.join(PRECISIONS)}, got '{config.fast_weights}'")
+        hidden, half = config.hidden, config.hidden // 2
+        self.half = half
+        self.conditioned = conditioner.conditioned
+        self.concat = conditioner.name == "concat"
+        cond_dim = config.cond_dim if self.conditioned else 0
+        # gru.weight_ih_l0 = [I | V]: I (3H, 3) reads x_t, V (3H, cond_dim) reads the conditioning features;
+        # gru.weight_hh_l0 = R (3H, H) = [R_r; R_u; R_e], one mat-vec for all three gates (nn.GRU's order).
+        self.gru = nn.GRU(3 + cond_dim, hidden, batch_first=True)
+        mask = torch.ones(3, 2, half, 3 + cond_dim)  # (gate, coarse/fine half, unit, input)
+        mask[:, 0, :, 2] = 0  # I*: c_t reaches only the fine half of every gate (eq. 1)
+        self.register_buffer("input_mask", mask.reshape(3 * hidden, 3 + cond_dim), persistent=False)
+        if self.conditioned:
+            self.embedding = nn.Embedding(len(conditioner), config.cond_dim)  # b: one vector per trigger
+            self.dense = nn.Linear(config.cond_dim, config.cond_dim)  # h = tanh(dense(b)), read by V (eq. 2)
+        if self.concat:
+            self.R_b = nn.Parameter(torch.empty(3 * hidden, config.cond_dim))  # R's columns reading b (eq. 3)
+            nn.init.uniform_(self.R_b, -hidden**-0.5, hidden**-0.5)
+        self.O1, self.O2 = nn.Linear(half, half), nn.Linear(half, CLASSES)
+        self.O3, self.O4 = nn.Linear(half, half), nn.Linear(half, CLASSES)
+        self._fused: tuple[Any, torch.jit.ScriptModule] | None = None
+
+    # -- shared pieces --------------------------------------------------------------------------------
+
+    def _scale(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.codec.scale(codes)
+
+    def _masked_input_weight(self) -> torch.Tensor:
+        return self.gru.weight_ih_l0 * self.input_mask  # [I* | V]
+
+    def _conditioning(self, cond: torch.Tensor | None, batch: int) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """Per-clip conditioning: features h for V (eq. 2) or None, and the recurrent bias (+ R_b b, eq. 3)."""
+        gh_bias = self.gru.bias_hh_l0.expand(batch, -1)
+        if not self.conditioned:
+            if cond is not None:
+                raise UsageError("this wavernn model is unconditioned: pass no trigger (cond=None)")
+            return None, gh_bias
+        if cond is None:
+            raise UsageError(
+                f"this wavernn model is conditioned ({self.conditioner.name}): pass a trigger, one of "
+                f"{', '.join(self.conditioner.vocabulary)}"
+            )
+        cond = cond.to(torch.long).reshape(-1).expand(batch) if cond.numel() == 1 else cond.to(torch.long)
+        if cond.shape != (batch,):
+            raise UsageError(f"cond must hold one trigger index per clip ({batch}), got shape {tuple(cond.shape)}")
+        b = self.embedding(cond)
+        feats = torch.tanh(self.dense(b))  # the conditioning features h (eq. 2)
+        if self.concat:
+            gh_bias = gh_bias + b @ self.R_b.t()  # R [h_{t-1}; b] = R h_{t-1} + R_b b (eq. 3)
+        return feats, gh_bias
+
+    def _heads(self, h: torch.Tensor) -> torch.Tensor:
+        """Dual softmax logits (..., 2, 256) from states (..., H)."""
+        y_c, y_f = h.split(self.half, dim=-1)
+        coarse = self.O2(F.relu(self.O1(y_c)))  # P(c_t) = softmax(O2 relu(O1 y_c))
+        fine = self.O4(F.relu(self.O3(y_f)))  # P(f_t) = softmax(O4 relu(O3 y_f))
+        return torch.stack([coarse, fine], dim=-2)
+
+    # -- training -------------------------------------------------------------------------------------
+
+    def forward(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        batch, steps, _ = codes.shape
+        silence = torch.tensor(self.codec.silence, device=codes.device).expand(batch, 1, 2)
+        prev = torch.cat([silence, codes[:, :-1]], dim=1)
+        x = self._scale(torch.cat([prev, codes[..., :1]], dim=-1))  # x_t = [c_{t-1}, f_{t-1}, c_t]
+        feats, gh_bias = self._conditioning(cond, batch)
+        if feats is not None:  # eq. 2: V h enters like another input column, the same at every step
+            x = torch.cat([x, feats[:, None].expand(batch, steps, -1)], dim=-1)
+        h0 = codes.new_zeros((1, batch, self.config.hidden), dtype=torch.float)
+        weight_ih = self._masked_input_weight()
+        if not self.concat:  # eq. 1 (+ eq. 2) is exactly nn.GRU with the masked input matrix
+            states, _ = torch.func.functional_call(self.gru, {"weight_ih_l0": weight_ih}, (x, h0))
+            return self._heads(states)
+        gi = F.linear(x, weight_ih, self.gru.bias_ih_l0)  # input projections for all steps at once
+        weight_hh, h, states = self.gru.weight_hh_l0, h0[0], []
+        for gi_t in gi.unbind(1):  # eq. 3: the per-clip R_b b sits inside r_t o (...), so loop the cell
+            h = _cell(gi_t, torch.addmm(gh_bias, h, weight_hh.t()), h)
+            states.append(h)
+        return self._heads(torch.stack(states, dim=1))
+
+    def loss(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """coarse_weight * CE(coarse) + fine_weight * CE(fine), mean nats per sample."""
+        logits = self(codes, cond)
+        coarse = F.cross_entropy(logits[..., 0, :].reshape(-1, CLASSES), codes[..., 0].reshape(-1))
+        fine = F.cross_entropy(logits[..., 1, :].reshape(-1, CLASSES), codes[..., 1].reshape(-1))
+        return self.config.coarse_weight * coarse + self.config.fine_weight * fine
+
+    # -- incremental generation -----------------------------------------------------------------------
+
+    def init_state(self, batch: int, cond: torch.Tensor | None = None) -> WaveRNNState:
+        feats, gh_bias = self._conditioning(cond, batch)
+        gi_bias = self.gru.bias_ih_l0.expand(batch, -1)
+        if feats is not None:
+            gi_bias = gi_bias + feats @ self.gru.weight_ih_l0[:, 3:].t()  # V h (eq. 2)
+        h = torch.zeros(batch, self.config.hidden, device=gi_bias.device)
+        return WaveRNNState(h, gi_bias, gh_bias)
+
+    def step(self, prev: torch.Tensor, state: WaveRNNState, pick: Pick) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        batch, half = prev.shape[0], self.half
+        weight_ih = self._masked_input_weight()
+        gh = torch.addmm(state.gh_bias, state.h, self.gru.weight_hh_l0.t()).view(batch, 3, 2, half)  # R h_{t-1}
+        gi = torch.addmm(state.gi_bias, self._scale(prev), weight_ih[:, :2].t())  # I* [c_{t-1}, f_{t-1}]
+        gi = gi.view(batch, 3, 2, half)
+        h_prev = state.h.view(batch, 2, half)
+        y_c = _cell(gi[:, :, 0].reshape(batch, -1), gh[:, :, 0].reshape(batch, -1), h_prev[:, 0])
+        coarse_logits = self.O2(F.relu(self.O1(y_c)))
+        coarse = pick(coarse_logits, 0)  # c_t is chosen before the fine half is computed
+        c_t = self._scale(coarse)[:, None] * weight_ih[:, 2].view(3, 2, half)[:, 1].reshape(1, -1)  # I* c_t
+        y_f = _cell(gi[:, :, 1].reshape(batch, -1) + c_t, gh[:, :, 1].reshape(batch, -1), h_prev[:, 1])
+        fine_logits = self.O4(F.relu(self.O3(y_f)))
+        fine = pick(fine_logits, 1)
+        codes = torch.stack([coarse, fine], dim=1)
+        logits = torch.stack([coarse_logits, fine_logits], dim=1)
+        return codes, logits, state._replace(h=torch.cat([y_c, y_f], dim=1))
+
+    def generate_fast(
+        self,
+        num_samples: int,
+        state: Any,
+        policy: SamplingPolicy,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> torch.Tensor:
+        """The fused loop: TorchScript cell with ``config.fast_weights`` weights, Gumbel-max sampling."""
+        from asmr_zoo_wavernn.fused import run_fused
+
+        return run_fused(self, self.fused_cell(), num_samples, state, policy, progress)
+
+    def fused_cell(self, precision: str | None = None) -> torch.jit.ScriptModule:
+        """The compiled generation cell for the current weights (cached until a parameter changes)."""
+        from asmr_zoo_wavernn.fused import FusedCell
+
+        precision = precision or self.config.fast_weights
+        key = (precision, tuple((p.data_ptr(), p._version) for p in self.parameters()))
+        if self._fused is None or self._fused[0] != key:
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")  # torch's quantized-tensor deprecation notices
+                self._fused = (key, torch.jit.script(FusedCell(self, precision)))
+        return self._fused[1]

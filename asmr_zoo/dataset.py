@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -157,17 +156,15 @@ class DatasetWriter:
                 stem = segment_stem(video_id, row.start, row.end)
                 row.path = f"{row.trigger}/{stem}.{self.audio_format}"
                 write_audio(self.root / row.path, audio.training, audio.sample_rate)
-                _share(self.root / row.path)
                 row.sample_rate, row.channels = audio.sample_rate, int(audio.training.shape[0])
                 if audio.master is not None:
                     row.master = f"{MASTERS_DIR}/{row.trigger}/{stem}.flac"
                     write_audio(self.root / row.master, audio.master, audio.master_sample_rate, subtype="PCM_24")
-                    _share(self.root / row.master)
                     row.master_sample_rate = audio.master_sample_rate
                     row.master_channels = int(audio.master.shape[0])
             rows.append(row)
         text = "".join(row.to_json() + "\n" for row in rows)
-        atomic_write(self._part(video_id), lambda tmp: _write_text(tmp, text))
+        atomic_write(self._part(video_id), lambda tmp: tmp.write_text(text, encoding="utf-8"))
         return rows
 
     def finalise(self, test_fraction: float = TEST_FRACTION) -> list[ManifestRow]:
@@ -183,20 +180,8 @@ class DatasetWriter:
         for row in rows:
             row.split = splits[row.video_id]
         text = "".join(row.to_json() + "\n" for row in rows)
-        atomic_write(self.root / MANIFEST_NAME, lambda tmp: _write_text(tmp, text))
+        atomic_write(self.root / MANIFEST_NAME, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         return rows
-
-
-def _share(path: Path) -> None:
-    """Give a file the usual permissions (``atomic_write``'s temp files are private, 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(0o666 & ~umask)
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
-    _share(path)
 
 
 def _score(video_id: str) -> float:

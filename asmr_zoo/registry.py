@@ -312,6 +312,34 @@ def load_registry(zoo: Any = None) -> Registry:
     return Registry([path for path, _plugin in zoo.registry_files], user_registry())
 
 
+def entry_from_checkpoint(path: Path, registry_dir: Path, entry_id: str, triggers: list[str], **fields: Any) -> dict:
+    """A registry entry (as written to YAML) for the checkpoint at ``path`` inside ``registry_dir``:
+    model, codec, rate and config from its metadata; data provenance and metrics from its ``extra.*``."""
+    import json
+
+    from asmr_zoo.checkpoints import read_metadata, sha256_file
+
+    meta = read_metadata(path)
+    entry = {
+        "id": validate_id(entry_id),
+        "model": meta["model"],
+        "conditioner": meta["conditioner"],
+        "triggers": triggers,
+        "codec": meta["codec"],
+        "sample_rate": int(meta["sample_rate"]),
+        "weights": {
+            "path": path.resolve().relative_to(registry_dir.resolve()).as_posix(),
+            "sha256": sha256_file(path),
+            "size": path.stat().st_size,
+        },
+        "config": json.loads(meta["config"]),
+        "data": json.loads(meta.get("extra.data", "{}")),
+        "metrics": json.loads(meta.get("extra.metrics", "{}")),
+    }
+    entry.update(fields)
+    return entry
+
+
 def add_user_entry(entry: dict[str, Any], path: Path) -> None:
     """Add (or replace, by id) an entry in the user registry file at ``path``, atomically."""
     from asmr_zoo.checkpoints import atomic_write

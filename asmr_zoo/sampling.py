@@ -151,7 +151,8 @@ class FoldedSampler(PolicySampler):
         fold_cond = None if cond is None else cond.repeat_interleave(folds)
         codes = self.generate_codes(model, length, fold_cond, progress, batch=clips * folds)
         wav = model.codec.decode(codes).reshape(clips, folds, length)
-        return crossfade(wav, hop)[:, :num_samples]
+        # Equal-power fades keep independent folds at constant loudness, but can overshoot where they correlate.
+        return crossfade(wav, hop)[:, :num_samples].clamp(-1.0, 1.0)
 
 
 def crossfade(folds: torch.Tensor, hop: int) -> torch.Tensor:

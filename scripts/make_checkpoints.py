@@ -19,32 +19,29 @@ from pathlib import Path
 
 import yaml
 
+from asmr_zoo.triggers import COMMON_TRIGGERS
+
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "runs" / "shipped"
-TRIGGERS = [
-    "tapping_glass",
-    "tapping_plastic",
-    "tapping_wood",
-    "tapping_metal",
-    "brushing_cork",
-    "brushing_mic",
-    "brushing_sponge_mic",
-    "scratching_mic",
-    "scratching_sponge_mic",
-    "massaging_bi_mic",
-    "whispering",
-]
+TRIGGERS = list(COMMON_TRIGGERS)
 SEED = 0
 MINUTES = 1.0  # per trigger
 # (model, conditioner) -> (preset, training overrides)
 RECIPES: dict[tuple[str, str], tuple[str, list[str]]] = {
-    ("wavernn", "none"): ("demo", ["train.steps=600", "train.batch_size=16", "train.lr=3e-3"]),
-    ("wavernn", "gate-bias"): ("demo", ["train.steps=2000", "train.batch_size=16", "train.lr=3e-3"]),
-    ("wavernn", "concat"): ("demo", ["train.steps=2000", "train.batch_size=16", "train.lr=3e-3"]),
-    ("wavenet", "none"): ("demo", ["train.steps=600", "train.batch_size=8", "train.lr=3e-3"]),
-    ("wavenet", "global"): ("demo", ["train.steps=2000", "train.batch_size=8", "train.lr=3e-3"]),
+    ("wavernn", "none"): ("demo", ["train.steps=150", "train.batch_size=16", "train.lr=3e-3"]),
+    ("wavernn", "gate-bias"): ("demo", ["train.steps=1500", "train.batch_size=16", "train.lr=3e-3"]),
+    ("wavernn", "concat"): ("demo", ["train.steps=1500", "train.batch_size=16", "train.lr=3e-3"]),
+    ("wavenet", "none"): ("demo", ["train.steps=150", "train.batch_size=8", "train.lr=3e-3"]),
+    ("wavenet", "global"): ("demo", ["train.steps=1500", "train.batch_size=8", "train.lr=3e-3"]),
 }
-COMMON = ["train.eval_every=200", "train.checkpoint_every=200", f"train.seed={SEED}"]
+# One thread each, so that two recipes (e.g. --only wavernn and --only wavenet) can run side by side.
+COMMON = [
+    "train.eval_every=500",
+    "train.checkpoint_every=100",
+    "train.eval_windows=8",
+    "train.threads=1",
+    f"train.seed={SEED}",
+]
 
 
 def zoo(*args: str) -> subprocess.CompletedProcess:
@@ -102,11 +99,10 @@ def train_one(model: str, conditioner: str, triggers: list[str], data: Path) -> 
 
 
 def registry_entry(model: str, conditioner: str, triggers: list[str], made: dict) -> dict:
-    from asmr_zoo.checkpoints import read_metadata, sha256_file
+    from asmr_zoo.registry import entry_from_checkpoint
 
     target = REPO / "checkpoints" / f"{made['name']}.safetensors"
     target.write_bytes(made["path"].read_bytes())
-    meta = read_metadata(target)
     report = made["report"]
     metrics = {
         "test_bits_per_sample": round(report["mean_bits"], 4),
@@ -116,52 +112,50 @@ def registry_entry(model: str, conditioner: str, triggers: list[str], made: dict
     }
     if "own_label_wins" in report:
         metrics["own_label_wins"] = f"{report['own_label_wins']}/{len(report['triggers'])}"
-    return {
-        "id": made["name"],
-        "model": model,
-        "conditioner": conditioner,
-        "triggers": triggers,
-        "codec": meta["codec"],
-        "sample_rate": int(meta["sample_rate"]),
-        "weights": {
-            "path": f"checkpoints/{target.name}",
-            "sha256": sha256_file(target),
-            "size": target.stat().st_size,
-        },
-        "config": json.loads(meta["config"]),
-        "data": {
+    return entry_from_checkpoint(
+        target,
+        REPO,
+        made["name"],
+        triggers,
+        data={
             "source": "synthetic",
             "command": f"asmr-zoo data synth --triggers <common set> --minutes {MINUTES} --seed {SEED}",
             "split": "by video (held-out synthetic 'videos')",
         },
-        "training": {"preset": made["preset"], "overrides": made["overrides"] + COMMON},
-        "metrics": metrics,
-        "license": "CC0-1.0",
-        "default": True,
-        "description": f"demo {model} ({conditioner}) trained on the procedural corpus by scripts/make_checkpoints.py",
-    }
+        training={"preset": made["preset"], "overrides": made["overrides"] + COMMON},
+        metrics=metrics,
+        license="CC0-1.0",
+        default=True,
+        description=f"demo {model} ({conditioner}) trained on the procedural corpus by scripts/make_checkpoints.py",
+    )
+
+
+def update_registry(path: Path, entry: dict) -> None:
+    """Add or replace ``entry`` in registry.yaml, under a lock (recipes may run in parallel)."""
+    import fcntl
+
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        doc = yaml.safe_load(path.read_text()) or {}
+        entries = {e["id"]: e for e in doc.get("entries") or []}
+        entries[entry["id"]] = entry
+        path.write_text(yaml.safe_dump({"schema_version": 1, "entries": list(entries.values())}, sort_keys=False))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", help="one recipe, e.g. wavenet-global or wavernn-none")
+    parser.add_argument("--only", help="recipes whose name starts with this, e.g. wavenet or wavernn-concat")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     data = make_data()
-    registry_path = REPO / "registry.yaml"
-    doc = yaml.safe_load(registry_path.read_text()) or {}
-    entries = {e["id"]: e for e in doc.get("entries") or []}
     for model, conditioner in RECIPES:
-        if args.only and args.only != f"{model}-{conditioner}":
+        if args.only and not f"{model}-{conditioner}".startswith(args.only):
             continue
         groups = [[t] for t in TRIGGERS] if conditioner == "none" else [TRIGGERS]
         for triggers in groups:
             made = train_one(model, conditioner, triggers, data)
             entry = registry_entry(model, conditioner, triggers, made)
-            entries[entry["id"]] = entry
-            registry_path.write_text(
-                yaml.safe_dump({"schema_version": 1, "entries": list(entries.values())}, sort_keys=False)
-            )
+            update_registry(REPO / "registry.yaml", entry)
             print(f"  {entry['id']}: {entry['metrics']['test_bits_per_sample']} bits/sample", flush=True)
 
 

@@ -94,3 +94,13 @@ def test_weights_that_do_not_fit_the_config_are_a_clear_error(bigram, example_zo
     save_file(tensors, str(path), metadata={f"asmr_zoo.{k}": v for k, v in read_metadata(path).items()})
     with pytest.raises(CheckpointError, match="does not fit bigram / none"):
         load_checkpoint(path, zoo=example_zoo)
+
+
+def test_written_files_get_the_usual_permissions(bigram, tmp_path) -> None:
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(path, bigram)  # safetensors recreates its file: the mode must survive that
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

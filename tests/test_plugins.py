@@ -34,8 +34,8 @@ DUPLICATE = """
 from asmr_zoo import hookimpl
 
 @hookimpl
-def register_samplers(register):
-    register("greedy", "nowhere:Nothing", "a second greedy")
+def register_models(register):
+    register("wavenet", "nowhere:Nothing", "a second wavenet")
 """
 GOOD = """
 from asmr_zoo import hookimpl
@@ -68,7 +68,6 @@ def test_broken_plugins_are_reported_and_list_still_works(cli, broken_site: Path
     assert listing.returncode == 0, listing.stderr
     data = json.loads(listing.stdout)
     samplers = {row["name"]: row["plugin"] for row in data["samplers"]}
-    assert samplers["greedy"] == "core"  # never silently overwritten
     assert samplers["good-sampler"] == "goodplug"  # other plugins' components still appear
     models = {row["name"] for row in data["models"]}
     assert "half-registered" not in models and "typo-model" not in models  # all-or-nothing
@@ -87,7 +86,9 @@ def test_broken_plugins_are_reported_and_list_still_works(cli, broken_site: Path
     assert "register_modles" in plugins["misspelled"]["error"]
     assert "did you mean 'register_models'" in plugins["misspelled"]["error"]
     assert plugins["duplicate"]["status"] == "failed"
-    assert "'core'" in plugins["duplicate"]["error"] and "'duplicate'" in plugins["duplicate"]["error"]
+    error = plugins["duplicate"]["error"]
+    assert "model 'wavenet'" in error and "'wavenet' (asmr-zoo)" in error and "'duplicate' (zoo-duplicate)" in error
+    assert {row["name"]: row["plugin"] for row in data["models"]}["wavenet"] == "wavenet"
     assert plugins["goodplug"]["status"] == "loaded"
     assert plugins["goodplug"]["hooks"] == ["register_samplers"]
     assert plugins["core"]["status"] == "loaded"
@@ -167,11 +168,11 @@ def test_unknown_component_lists_available_and_suggests() -> None:
 
 
 def test_lazy_component_that_fails_to_import_is_a_clear_error(tmp_path, monkeypatch) -> None:
-    eps = _entry_points(tmp_path, monkeypatch, lazy_bad=DUPLICATE.replace('"greedy"', '"lazy"'))
+    eps = _entry_points(tmp_path, monkeypatch, lazy_bad=DUPLICATE.replace('"wavenet"', '"lazy"'))
     zoo = Zoo()
     zoo.load_entry_points(eps)
-    with pytest.raises(PluginError, match="sampler 'lazy' from plugin 'lazy_bad' could not be loaded"):
-        zoo.load("samplers", "lazy")
+    with pytest.raises(PluginError, match="model 'lazy' from plugin 'lazy_bad' could not be loaded"):
+        zoo.load("models", "lazy")
 
 
 @pytest.mark.parametrize("args", [["--help"], ["list"], ["list", "--json"], ["plugins"], ["plugins", "--json"]])

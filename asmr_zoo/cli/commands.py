@@ -225,9 +225,9 @@ def register_command(
     """Add a trained checkpoint to your user registry (copying it to ASMR_ZOO_HOME, with sha256 and metrics)."""
     import shutil
 
-    from asmr_zoo.checkpoints import atomic_write, read_metadata, sha256_file
+    from asmr_zoo.checkpoints import atomic_write, read_metadata
     from asmr_zoo.paths import user_home, user_registry
-    from asmr_zoo.registry import add_user_entry, validate_id
+    from asmr_zoo.registry import add_user_entry, entry_from_checkpoint, validate_id
     from asmr_zoo.triggers import validate_trigger_name
 
     meta = read_metadata(checkpoint)
@@ -241,25 +241,8 @@ def register_command(
     entry_id = validate_id(checkpoint_id or checkpoint.stem.lower().replace(" ", "-"))
     target = user_home() / "checkpoints" / f"{entry_id}.safetensors"
     atomic_write(target, lambda tmp: shutil.copyfile(checkpoint, tmp))
-    entry = {
-        "id": entry_id,
-        "model": meta["model"],
-        "conditioner": meta["conditioner"],
-        "triggers": triggers,
-        "codec": meta["codec"],
-        "sample_rate": int(meta["sample_rate"]),
-        "weights": {
-            "path": f"checkpoints/{target.name}",
-            "sha256": sha256_file(target),
-            "size": target.stat().st_size,
-        },
-        "config": json.loads(meta["config"]),
-        "data": json.loads(meta.get("extra.data", "{}")),
-        "metrics": json.loads(meta.get("extra.metrics", "{}")),
-        "license": meta.get("extra.license", ""),
-        "default": default,
-    }
     try:
+        entry = entry_from_checkpoint(target, user_home(), entry_id, triggers, default=default)
         add_user_entry(entry, user_registry())
     except BaseException:
         target.unlink(missing_ok=True)

@@ -115,6 +115,10 @@ class WaveNet(Model):
             skip_channels=256, end_channels=256, cond_channels=16, sample_rate=16000, window=32000,
         ),
         "small": {},  # the defaults of WaveNetConfig: about 0.7 M parameters, receptive field 2048
+        "demo": dict(  # the shipped demo checkpoints: about 0.1 M parameters, receptive field 513
+            layers=9, stacks=1, input_encoding="embedding", input_channels=32, residual_channels=32,
+            dilation_channels=32, skip_channels=64, end_channels=64, cond_channels=8, window=4000,
+        ),
         "tiny": dict(
             layers=4, stacks=2, input_encoding="embedding", input_channels=8, residual_channels=8,
             dilation_channels=8, skip_channels=16, end_channels=16, cond_channels=4, window=256,

@@ -78,6 +78,7 @@ class WaveRNN(Model):
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"hidden": 64, "cond_dim": 8, "window": 256},
         "small": {"hidden": 512},
+        "demo": {"hidden": 128, "cond_dim": 16, "window": 1000},  # the shipped demo checkpoints
         "paper": {"hidden": 896, "window": 1000},
     }
 
@@ -166,12 +167,14 @@ class WaveRNN(Model):
             states.append(h)
         return self._heads(torch.stack(states, dim=1))
 
-    def loss(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def loss_from_logits(self, logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """coarse_weight * CE(coarse) + fine_weight * CE(fine), mean nats per sample."""
-        logits = self(codes, cond)
         coarse = F.cross_entropy(logits[..., 0, :].reshape(-1, CLASSES), codes[..., 0].reshape(-1))
         fine = F.cross_entropy(logits[..., 1, :].reshape(-1, CLASSES), codes[..., 1].reshape(-1))
         return self.config.coarse_weight * coarse + self.config.fine_weight * fine
+
+    def trigger_embeddings(self) -> torch.Tensor | None:
+        return self.embedding.weight if self.conditioner.conditioned else None
 
     # -- incremental generation -----------------------------------------------------------------------
 

@@ -1,0 +1,75 @@
+"""`asmr-zoo run` on the shipped checkpoints, and its errors, through the real CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from asmr_zoo.registry import load_registry
+from asmr_zoo.triggers import COMMON_TRIGGERS
+
+
+def test_every_model_and_conditioner_is_shipped_and_verifies() -> None:
+    registry = load_registry()
+    pairs = {
+        ("wavernn", "none"),
+        ("wavernn", "gate-bias"),
+        ("wavernn", "concat"),
+        ("wavenet", "none"),
+        ("wavenet", "global"),
+    }
+    for model, conditioner in pairs:
+        for trigger in COMMON_TRIGGERS:
+            entry = registry.resolve(model, conditioner, trigger)
+            assert entry.metrics["test_bits_per_sample"] < entry.metrics["uniform_bits_per_sample"]
+    total = sum(e.size for e in registry.entries.values())
+    assert total < 8_000_000  # a few MB together
+
+
+@pytest.mark.parametrize(
+    ("model", "conditioner", "trigger"),
+    [("wavenet", "global", "brushing_mic"), ("wavernn", "concat", "tapping_glass"), ("wavernn", "none", "whispering")],
+)
+def test_run_generates_a_wav_from_a_shipped_checkpoint(cli, tmp_path, zoo_home, model, conditioner, trigger) -> None:
+    result = cli(
+        "run",
+        model,
+        "--conditioner",
+        conditioner,
+        "--trigger",
+        trigger,
+        "--seconds",
+        "0.25",
+        "--seed",
+        "3",
+        "-o",
+        "out.wav",
+    )
+    assert result.returncode == 0, result.stderr
+    audio, rate = sf.read(tmp_path / "out.wav")
+    assert rate == 16000 and len(audio) == 4000
+    assert np.isfinite(audio).all() and np.abs(audio).max() > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["wavenett", "-c", "global", "-t", "whispering"], "unknown model 'wavenett' (did you mean 'wavenet'?)"),
+        (["wavenet", "-c", "concat", "-t", "whispering"], "no checkpoint registered for wavenet with conditioner"),
+        (["wavenet", "-c", "glob", "-t", "whispering"], "unknown conditioner 'glob'"),
+        (["wavenet", "-c", "global", "-t", "licking_glass"], "unknown technique 'licking'"),
+        (["wavenet", "-c", "global", "-t", "tapping_cork"], "available triggers: brushing_cork"),
+        (["wavenet", "-c", "global", "-t", "whispering", "--seconds", "-1"], "--seconds must be in"),
+        (["wavenet", "-c", "global", "-t", "whispering", "--temperature", "-2"], "temperature must be"),
+        (["wavenet", "-c", "global", "-t", "whispering", "--sampler", "beam"], "unknown sampler 'beam'"),
+        (["wavenet", "-c", "global", "-t", "whispering", "-o", "nodir/x.wav"], "does not exist"),
+        (["wavenet", "-c", "global", "-t", "whispering", "-o", "x.mp3"], "must end in .wav or .flac"),
+    ],
+)
+def test_run_errors_are_one_line_and_write_nothing(cli, tmp_path, zoo_home, args, message) -> None:
+    result = cli("run", *args)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert [p for p in tmp_path.iterdir() if p.name != "zoo-home"] == []

@@ -42,6 +42,7 @@ class TrainConfig:
     eval_every: int = 250
     checkpoint_every: int = 250
     eval_windows: int = 16  # held-out windows per trigger
+    keep_best: bool = True  # the checkpoint holds the step with the best held-out NLL (the resume file, the latest)
     seed: int = 0
     threads: int = 0  # torch intra-op threads; 0: torch's default
 
@@ -263,8 +264,10 @@ def resume_path(out: Path) -> Path:
     return out.with_name(out.name + ".resume")
 
 
-def save_resume(path: Path, model: Model, optimizer: torch.optim.Optimizer, step: int, info: dict[str, Any]) -> None:
-    """Weights, optimizer state and step in one safetensors file, written atomically."""
+def save_resume(
+    path: Path, model: Model, optimizer: torch.optim.Optimizer, step: int, info: dict[str, Any], best: dict[str, Any]
+) -> None:
+    """Weights, optimizer state, step and the best validation so far, in one safetensors file, atomically."""
     from safetensors.torch import save_file
 
     tensors = {f"model.{k}": v.detach().contiguous().clone() for k, v in model.state_dict().items()}
@@ -273,11 +276,14 @@ def save_resume(path: Path, model: Model, optimizer: torch.optim.Optimizer, step
         for key, value in state.items():
             tensors[f"opt.{idx}.{key}"] = torch.as_tensor(value).clone()
     meta = {"step": str(step), "param_groups": json.dumps(opt["param_groups"]), "info": json.dumps(info)}
+    meta["best"] = json.dumps(best)
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
 
-def load_resume(path: Path, model: Model, optimizer: torch.optim.Optimizer, info: dict[str, Any]) -> int:
-    """Restore a resume file written by ``save_resume``; returns the step to continue from."""
+def load_resume(
+    path: Path, model: Model, optimizer: torch.optim.Optimizer, info: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """Restore a resume file written by ``save_resume``; returns the step to continue from and the best."""
     from safetensors import safe_open
 
     try:
@@ -300,7 +306,7 @@ def load_resume(path: Path, model: Model, optimizer: torch.optim.Optimizer, info
             _, idx, name = key.split(".", 2)
             state.setdefault(int(idx), {})[name] = value
     optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
-    return int(meta["step"])
+    return int(meta["step"]), json.loads(meta.get("best", "{}"))
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -341,10 +347,14 @@ def train(
         "vocabulary": list(model.conditioner.vocabulary),
         "model_config": model.config_dict(),
     }
-    step = 0
+    step, best = 0, {}  # best: the metrics of the checkpoint in ``out`` (with keep_best)
     state_file = resume_path(out)
+    if dist.main:  # temp files a killed run left behind (atomic writes never leave a partial final file)
+        for name in (out.name, state_file.name):
+            for stale in out.parent.glob(f".{name}.*.tmp"):
+                stale.unlink(missing_ok=True)
     if resume and state_file.is_file():
-        step = load_resume(state_file, model, optimizer, info)
+        step, best = load_resume(state_file, model, optimizer, info)
     net: nn.Module = model
     if dist.world > 1:
         net = nn.parallel.DistributedDataParallel(model)
@@ -360,13 +370,21 @@ def train(
             found["unigram_bits_per_sample"] = unigram_bits(train_clips, test_clips, model.codec.classes)
         return found
 
+    def save_weights() -> None:
+        meta = {k: json.dumps(v) for k, v in (extra or {}).items()}
+        meta["metrics"] = json.dumps({**metrics, "step": step})
+        meta["train"] = json.dumps(dataclasses.asdict(cfg))
+        save_checkpoint(out, model, extra=meta)
+
+    def improved() -> bool:
+        bits = metrics.get("test_bits_per_sample")
+        return bits is not None and bits < best.get("test_bits_per_sample", float("inf"))
+
     def checkpoint() -> None:
-        if dist.main:  # weights first: whenever a resume file exists, so does a checkpoint at least as new
-            meta = {k: json.dumps(v) for k, v in (extra or {}).items()}
-            meta["metrics"] = json.dumps(metrics)
-            meta["train"] = json.dumps(dataclasses.asdict(cfg))
-            save_checkpoint(out, model, extra=meta)
-            save_resume(state_file, model, optimizer, step, info)
+        # Weights first: whenever a resume file exists, so does a checkpoint.
+        if not (cfg.keep_best and held_out) or not out.exists():
+            save_weights()
+        save_resume(state_file, model, optimizer, step, info, best)
 
     model.train()
     started, samples = time.perf_counter(), 0
@@ -387,15 +405,18 @@ def train(
         samples += codes.shape[0] * codes.shape[1] * dist.world
         if progress is not None and dist.main:
             progress(step, cfg.steps, loss_value / math.log(2), samples / (time.perf_counter() - started))
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            metrics = evaluate() if dist.main else {}
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+        if dist.main and (step % cfg.eval_every == 0 or step == cfg.steps):
+            metrics = evaluate()
+            if cfg.keep_best and improved():
+                best = {**metrics, "step": step}
+                save_weights()
+        if dist.main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
             checkpoint()
-    if not metrics and dist.main:  # resumed at the end: nothing ran
+    if dist.main and not metrics:  # resumed at the end: nothing ran
         metrics = evaluate()
         checkpoint()
     if dist.world > 1:
         import torch.distributed as torch_dist
 
         torch_dist.barrier()
-    return TrainResult(out, step, metrics)
+    return TrainResult(out, step, best if cfg.keep_best and best else metrics)

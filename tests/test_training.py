@@ -66,12 +66,13 @@ def train_args(data: Path, out: str, *extra: str) -> list[str]:
 def test_train_eval_run_register_round_trip(example_venv, data, tmp_path, zoo_home) -> None:
     result = zoo(example_venv, *train_args(data, "m.safetensors", "train.steps=150", "train.lr=0.1"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "wrote m.safetensors at step 150" in result.stderr
+    assert "trained to step 150; wrote m.safetensors" in result.stderr
     meta = read_metadata(tmp_path / "m.safetensors")
     metrics = json.loads(meta["extra.metrics"])
     assert metrics["uniform_bits_per_sample"] == 8.0
     assert 0 < metrics["test_bits_per_sample"] < 8.0  # it learned something beyond uniform
     assert json.loads(meta["extra.triggers"]) == ["tapping_glass"]
+    assert metrics["step"] % 10 == 0 and metrics["step"] <= 150  # the best evaluated step (train.keep_best)
     assert meta["sample_rate"] == "16000"  # adopted from the data
 
     report = zoo(example_venv, "eval", "m.safetensors", "--data", str(data), "--json", "--seconds", "0.2", cwd=tmp_path)
@@ -130,11 +131,13 @@ def test_killed_run_resumes_to_the_same_weights(example_venv, data, tmp_path) ->
     assert 0 < killed_at < 300, "the run should have been killed mid-way"
     read_metadata(tmp_path / "k.safetensors")  # the last checkpoint is intact
 
+    (tmp_path / ".k.safetensors.abc123.tmp").write_bytes(b"half")  # what a kill mid-write leaves
     again = zoo(example_venv, *args, cwd=tmp_path)
     assert again.returncode != 0 and "--resume" in again.stderr  # never silently restarts over it
     resumed = zoo(example_venv, *args, "--resume", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    assert "at step 300" in resumed.stderr
+    assert "trained to step 300" in resumed.stderr
+    assert not list(tmp_path.glob(".*.tmp"))
     a, b = load_file(tmp_path / "s.safetensors"), load_file(tmp_path / "k.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -163,7 +166,7 @@ def test_torchrun_two_processes_on_gloo(example_venv, data, tmp_path) -> None:
         cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stderr.count("wrote ddp.safetensors at step 20") == 1  # only rank 0 writes
+    assert result.stderr.count("trained to step 20; wrote ddp.safetensors") == 1  # only rank 0 writes
     assert read_step(tmp_path / "ddp.safetensors.resume") == 20
 
 

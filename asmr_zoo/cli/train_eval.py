@@ -109,8 +109,10 @@ def train_command(
         result = train(net, train_cfg, train_clips, test_clips, out, resume=resume, extra=extra, progress=report)
     if main_process:
         bits = result.metrics.get("test_bits_per_sample")
-        summary = f"held-out {bits:.3f} bits/sample" if bits is not None else "no held-out data"
-        err_console.print(f"wrote {out} at step {result.step}: {summary}")
+        summary = "no held-out data"
+        if bits is not None:
+            summary = f"held-out {bits:.3f} bits/sample (the weights of step {result.metrics.get('step', result.step)})"
+        err_console.print(f"trained to step {result.step}; wrote {out}: {summary}")
 
 
 @app.command("eval")

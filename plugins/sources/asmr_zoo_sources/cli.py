@@ -96,6 +96,9 @@ def synth(
     minutes: float = typer.Option(1.0, "--minutes", help="Minutes of audio per trigger."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same corpus."),
     channels: int = typer.Option(2, "--channels", help="Master channels: 1 (mono) or 2 (moving stereo)."),
+    clip_seconds: float = typer.Option(
+        30.0, "--clip-seconds", help="Length of each synthetic 'video'; shorter means more, varied videos."
+    ),
     sample_rate: int = SAMPLE_RATE,
     audio_format: str = FORMAT,
 ) -> None:
@@ -104,7 +107,7 @@ def synth(
 
     names = [t.strip() for t in triggers.split(",") if t.strip()]
     _run(
-        SyntheticSource(minutes=minutes, seed=seed, channels=channels),
+        SyntheticSource(minutes=minutes, seed=seed, channels=channels, clip_seconds=clip_seconds),
         names,
         out,
         sample_rate,

@@ -247,7 +247,7 @@ class SyntheticSource(UnitSource):
     ) -> None:
         super().__init__()
         if minutes <= 0 or clip_seconds <= 0:
-            raise UsageError("--minutes must be positive, e.g. --minutes 1")
+            raise UsageError("--minutes and --clip-seconds must be positive, e.g. --minutes 1 --clip-seconds 10")
         if channels not in (1, 2):
             raise UsageError(f"channels must be 1 or 2, not {channels}")
         self.minutes, self.seed, self.channels, self.rate = minutes, seed, channels, rate

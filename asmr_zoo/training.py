@@ -213,11 +213,11 @@ def held_out_windows(clips: list[Clip], window: int, per_trigger: int) -> dict[s
 def bits_per_sample(model: Model, windows: list[torch.Tensor], trigger: str | None) -> float:
     """Mean negative log-likelihood of ``windows`` in bits per sample (summed over heads)."""
     total, count = 0.0, 0
-    for w in windows:
-        codes = w.unsqueeze(0)
-        cond = model.conditioner.encode([trigger]) if model.conditioner.conditioned else None
-        total += float(model.loss_from_logits(model(codes, cond), codes)) * codes.shape[1]
-        count += codes.shape[1]
+    for length in sorted({len(w) for w in windows}):  # one batched pass per window length
+        codes = torch.stack([w for w in windows if len(w) == length])
+        cond = model.conditioner.encode([trigger] * len(codes)) if model.conditioner.conditioned else None
+        total += float(model.loss_from_logits(model(codes, cond), codes)) * codes.shape[0] * codes.shape[1]
+        count += codes.shape[0] * codes.shape[1]
     return total / max(count, 1) / math.log(2)
 
 

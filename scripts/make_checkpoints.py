@@ -30,8 +30,8 @@ CLIP_SECONDS = 7.5  # 12 synthetic "videos" per trigger: the split by video leav
 # (model, conditioner) -> (preset, training overrides)
 RECIPES: dict[tuple[str, str], tuple[str, list[str]]] = {
     ("wavernn", "none"): ("demo", ["train.steps=150", "train.batch_size=16", "train.eval_every=50"]),
-    ("wavernn", "gate-bias"): ("demo", ["train.steps=1200", "train.batch_size=16", "train.eval_every=200"]),
-    ("wavernn", "concat"): ("demo", ["train.steps=1200", "train.batch_size=16", "train.eval_every=200"]),
+    ("wavernn", "gate-bias"): ("demo", ["train.steps=2400", "train.batch_size=16", "train.eval_every=200"]),
+    ("wavernn", "concat"): ("demo", ["train.steps=2400", "train.batch_size=16", "train.eval_every=200"]),
     ("wavenet", "none"): ("demo", ["train.steps=150", "train.batch_size=8", "train.eval_every=50"]),
     ("wavenet", "global"): ("demo", ["train.steps=1200", "train.batch_size=8", "train.eval_every=200"]),
 }
@@ -72,26 +72,24 @@ def train_one(model: str, conditioner: str, triggers: list[str], data: Path) -> 
     preset, overrides = RECIPES[(model, conditioner)]
     name = f"{model}-{conditioner}" + ("" if conditioner != "none" else f"-{triggers[0].replace('_', '-')}")
     out = WORK / f"{name}.safetensors"
-    if not out.exists() or (WORK / f"{name}.safetensors.resume").exists():
-        trig = [arg for t in triggers for arg in ("--trigger", t)]
-        resume = ["--resume"] if out.exists() else []
-        zoo(
-            "train",
-            model,
-            "--conditioner",
-            conditioner,
-            "--data",
-            str(data),
-            *trig,
-            "--preset",
-            preset,
-            "--out",
-            str(out),
-            *resume,
-            *overrides,
-            *COMMON,
-        )
-        (WORK / f"{name}.safetensors.resume").unlink()
+    trig = [arg for t in triggers for arg in ("--trigger", t)]
+    # --resume: a rerun continues (or, when finished, only re-evaluates) instead of starting again.
+    zoo(
+        "train",
+        model,
+        "--conditioner",
+        conditioner,
+        "--data",
+        str(data),
+        *trig,
+        "--preset",
+        preset,
+        "--out",
+        str(out),
+        "--resume",
+        *overrides,
+        *COMMON,
+    )
     report = json.loads(zoo("eval", str(out), "--data", str(data), "--json", "--seconds", "1").stdout)
     return {"name": name, "path": out, "report": report, "preset": preset, "overrides": overrides}
 

@@ -73,3 +73,20 @@ def test_run_errors_are_one_line_and_write_nothing(cli, tmp_path, zoo_home, args
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert [p for p in tmp_path.iterdir() if p.name != "zoo-home"] == []
+
+
+def test_shipped_conditioned_model_prefers_each_triggers_own_label(cli, tmp_path, zoo_home) -> None:
+    """Re-derive the registry's own_label_wins with `asmr-zoo eval` on the corpus it was trained from."""
+    import json
+
+    from asmr_zoo.paths import shipped_registry
+
+    made = cli("data", "synth", "--out", "data", "--minutes", "1.5", "--clip-seconds", "7.5", "--seed", "0")
+    assert made.returncode == 0, made.stderr
+    checkpoint = shipped_registry().parent / "checkpoints" / "wavenet-global.safetensors"
+    result = cli("eval", str(checkpoint), "--data", "data", "--json", "--seconds", "0.1")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["own_label_wins"] == len(COMMON_TRIGGERS) == len(report["triggers"])
+    entry = load_registry().get("wavenet-global")
+    assert abs(report["mean_bits"] - entry.metrics["test_bits_per_sample"]) < 0.01

@@ -91,8 +91,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     load = os.getloadavg()[0]
-    print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs, "
-          f"load average {load:.1f} (on a shared machine other jobs make the numbers noisy)")
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs, "
+        f"load average {load:.1f} (on a shared machine other jobs make the numbers noisy)"
+    )
     hw = probe()
     print(
         f"memory bandwidth: streaming read {hw['read']:.1f} GB/s, "
@@ -108,10 +110,14 @@ def main() -> None:
         ("paper", torch.float32, 32, {"naive": 0, "cached": 3}),
     ]
     if not q:
-        runs += [("paper", torch.bfloat16, 1, {"naive": 0, "cached": 5}),
-                 ("paper", torch.bfloat16, 32, {"naive": 0, "cached": 3})]
-    header = (f"{'preset':<7}{'dtype':<6}{'params':>8}{'batch':>6}{'naive':>10}{'step loop':>11}{'fused':>10}"
-              f"{'fused/naive':>13}{'bound':>9}{'fused/bound':>13}")
+        runs += [
+            ("paper", torch.bfloat16, 1, {"naive": 0, "cached": 5}),
+            ("paper", torch.bfloat16, 32, {"naive": 0, "cached": 3}),
+        ]
+    header = (
+        f"{'preset':<7}{'dtype':<6}{'params':>8}{'batch':>6}{'naive':>10}{'step loop':>11}{'fused':>10}"
+        f"{'fused/naive':>13}{'bound':>9}{'fused/bound':>13}"
+    )
     print("samples/second (all clips together)")
     print(header)
     print("-" * len(header))
@@ -126,13 +132,17 @@ def main() -> None:
         if naive is not None and batch == 1:
             naive_b1[preset, dtype] = naive
         weight_bytes = params * dtype.itemsize
-        bound = min(hw["bandwidth"] * 1e9 / weight_bytes * batch,
-                    hw["fp32" if dtype == torch.float32 else "bf16"] * 1e9 / (2 * params))
+        bound = min(
+            hw["bandwidth"] * 1e9 / weight_bytes * batch,
+            hw["fp32" if dtype == torch.float32 else "bf16"] * 1e9 / (2 * params),
+        )
         dname = "fp32" if dtype == torch.float32 else "bf16"
         ratio = f"{mark}{r['fused'] / naive:.0f}x" if naive else "-"
         naive_text = f"{mark}{naive:.{1 if naive >= 10 else 2}f}" if naive else "-"
-        print(f"{preset:<7}{dname:<6}{params / 1e6:>7.1f}M{batch:>6}{naive_text:>10}{r['step']:>11.1f}"
-              f"{r['fused']:>10.1f}{ratio:>13}{bound:>9.1f}{r['fused'] / bound:>12.0%}")
+        print(
+            f"{preset:<7}{dname:<6}{params / 1e6:>7.1f}M{batch:>6}{naive_text:>10}{r['step']:>11.1f}"
+            f"{r['fused']:>10.1f}{ratio:>13}{bound:>9.1f}{r['fused'] / bound:>12.0%}"
+        )
     print("\n~: estimated from batch 1 (the naive paper preset takes minutes per step at batch 32)")
 
 

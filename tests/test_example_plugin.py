@@ -17,7 +17,9 @@ def zoo(python: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_components_appear_in_list_and_plugins(example_venv, tmp_path) -> None:
     data = json.loads(zoo(example_venv, "list", "--json", cwd=tmp_path).stdout)
-    by_kind = {kind: {row["name"]: row["plugin"] for row in rows} for kind, rows in data.items() if kind != "checkpoints"}
+    by_kind = {
+        kind: {row["name"]: row["plugin"] for row in rows} for kind, rows in data.items() if kind != "checkpoints"
+    }
     assert by_kind["models"]["bigram"] == "example"
     assert by_kind["samplers"]["min-p"] == "example"
     assert by_kind["codecs"]["linear8"] == "example"

@@ -73,8 +73,9 @@ def test_receptive_field_by_gradient():
     assert touched.tolist() == list(range(t - rf, t))
 
 
-@pytest.mark.parametrize(("conditioner", "encoding"), [("none", "embedding"), ("global", "embedding"),
-                                                       ("global", "onehot")])
+@pytest.mark.parametrize(
+    ("conditioner", "encoding"), [("none", "embedding"), ("global", "embedding"), ("global", "onehot")]
+)
 def test_cached_generation_equals_forward(conditioner, encoding):
     overrides = {"input_encoding": encoding, "input_channels": 256 if encoding == "onehot" else 8}
     model = tiny(conditioner, **overrides)
@@ -107,8 +108,7 @@ def test_naive_and_cached_generation_agree(conditioner, vocabulary):
         fast = model.generate_fast(steps, model.init_state(batch, cond), SamplingPolicy(greedy=True))
     assert torch.equal(fast, naive)
     # seeded ancestral sampling: step + pick_with_policy draws exactly what the naive reference draws
-    seeded = [SamplingPolicy(temperature=0.9, top_p=0.95, generator=torch.Generator().manual_seed(5))
-              for _ in range(2)]
+    seeded = [SamplingPolicy(temperature=0.9, top_p=0.95, generator=torch.Generator().manual_seed(5)) for _ in range(2)]
     naive, _ = generate_naive(model, steps, cond, seeded[0], batch=batch)
     with torch.no_grad():
         state, cached = model.init_state(batch, cond), []

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import soundfile as sf
@@ -51,3 +54,17 @@ def extract_audio(media: Path, wav: Path) -> sf.SoundFile:
         handle.close()
         raise DataError(f"{media.name} decodes to no audio samples")
     return handle
+
+
+@contextmanager
+def fetched_audio(workdir: Path | None, fetch: Callable[[Path], Path]) -> Iterator[sf.SoundFile]:
+    """``fetch(tmp)`` media into a temporary folder (under ``workdir``), extract its audio, yield the open WAV.
+
+    Everything fetched or decoded is deleted on exit."""
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="asmr-zoo-", dir=workdir) as tmp,
+        extract_audio(fetch(Path(tmp)), Path(tmp) / "audio.wav") as wav,
+    ):
+        yield wav

@@ -9,7 +9,6 @@ through the ``youtube`` source's downloader.
 from __future__ import annotations
 
 import csv
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from asmr_zoo.datasource import Segment
 from asmr_zoo.errors import DataError
 from asmr_zoo.triggers import UNKNOWN, normalise_trigger, validate_trigger_name
 from asmr_zoo_sources.base import Unit, UnitSource, cut, raiser, unlabelled
-from asmr_zoo_sources.ffmpeg import extract_audio
+from asmr_zoo_sources.ffmpeg import fetched_audio
 
 MEDIA_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".opus", ".webm", ".mp4", ".mkv", ".aac")
 
@@ -113,27 +112,23 @@ class ManifestSource(UnitSource):
                 yield unlabelled(video_id, row.label, row.start, row.end, "manifest")
         if all(trigger == UNKNOWN for _, trigger in labelled):
             return
-        if self.workdir is not None:
-            self.workdir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="asmr-zoo-", dir=self.workdir) as tmp:
-            media = self._media(video_id, Path(tmp))
-            with extract_audio(media, Path(tmp) / "audio.wav") as wav:
-                duration = wav.frames / wav.samplerate
-                for row, trigger in labelled:
-                    if trigger == UNKNOWN:
-                        continue
-                    if row.start >= duration:
-                        self.report(
-                            f"{video_id}: row {row.start}-{row.end} s starts after the audio ends "
-                            f"({duration:.1f} s); skipped"
-                        )
-                        continue
-                    yield cut(
-                        wav,
-                        row.start,
-                        min(row.end, duration),
-                        trigger,
-                        row.label or trigger,
-                        video_id,
-                        "manifest",
+        with fetched_audio(self.workdir, lambda tmp: self._media(video_id, tmp)) as wav:
+            duration = wav.frames / wav.samplerate
+            for row, trigger in labelled:
+                if trigger == UNKNOWN:
+                    continue
+                if row.start >= duration:
+                    self.report(
+                        f"{video_id}: row {row.start}-{row.end} s starts after the audio ends "
+                        f"({duration:.1f} s); skipped"
                     )
+                    continue
+                yield cut(
+                    wav,
+                    row.start,
+                    min(row.end, duration),
+                    trigger,
+                    row.label or trigger,
+                    video_id,
+                    "manifest",
+                )

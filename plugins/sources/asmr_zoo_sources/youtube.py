@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from asmr_zoo.datasource import Segment
 from asmr_zoo.errors import DataError
 from asmr_zoo.triggers import UNKNOWN, normalise_trigger
 from asmr_zoo_sources.base import Unit, UnitSource, cut, raiser, unlabelled
-from asmr_zoo_sources.ffmpeg import extract_audio
+from asmr_zoo_sources.ffmpeg import fetched_audio
 from asmr_zoo_sources.timestamps import Mark, chapter_marks, parse_timestamps, resolve_spans
 
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{11}")
@@ -218,15 +217,11 @@ class YouTubeSource(UnitSource):
             for span in resolve_spans(marks, duration):
                 yield unlabelled(video_id, span.label, span.start, span.end, origin)
             return
-        if self.workdir is not None:
-            self.workdir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="asmr-zoo-", dir=self.workdir) as tmp:
-            media = self.download_audio(info, Path(tmp))
-            with extract_audio(media, Path(tmp) / "audio.wav") as wav:
-                rate = wav.samplerate
-                for span in resolve_spans(marks, wav.frames / rate):
-                    trigger = normalise_trigger(span.label)
-                    if trigger == UNKNOWN:
-                        yield unlabelled(video_id, span.label, span.start, span.end, origin)
-                        continue
-                    yield cut(wav, span.start, span.end, trigger, span.label, video_id, origin)
+        with fetched_audio(self.workdir, lambda tmp: self.download_audio(info, tmp)) as wav:
+            rate = wav.samplerate
+            for span in resolve_spans(marks, wav.frames / rate):
+                trigger = normalise_trigger(span.label)
+                if trigger == UNKNOWN:
+                    yield unlabelled(video_id, span.label, span.start, span.end, origin)
+                    continue
+                yield cut(wav, span.start, span.end, trigger, span.label, video_id, origin)

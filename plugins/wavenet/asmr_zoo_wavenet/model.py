@@ -111,17 +111,41 @@ class WaveNet(Model):
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # Table 1 of "ASMR Is All You Need": 10 layers x 5 stacks; 73.1 M parameters (72.3 M unconditioned).
         "paper": dict(
-            layers=10, stacks=5, input_channels=256, residual_channels=512, dilation_channels=512,
-            skip_channels=256, end_channels=256, cond_channels=16, sample_rate=16000, window=32000,
+            layers=10,
+            stacks=5,
+            input_channels=256,
+            residual_channels=512,
+            dilation_channels=512,
+            skip_channels=256,
+            end_channels=256,
+            cond_channels=16,
+            sample_rate=16000,
+            window=32000,
         ),
         "small": {},  # the defaults of WaveNetConfig: about 0.7 M parameters, receptive field 2048
         "demo": dict(  # the shipped demo checkpoints: about 0.1 M parameters, receptive field 513
-            layers=9, stacks=1, input_encoding="embedding", input_channels=32, residual_channels=32,
-            dilation_channels=32, skip_channels=64, end_channels=64, cond_channels=8, window=4000,
+            layers=9,
+            stacks=1,
+            input_encoding="embedding",
+            input_channels=32,
+            residual_channels=32,
+            dilation_channels=32,
+            skip_channels=64,
+            end_channels=64,
+            cond_channels=8,
+            window=4000,
         ),
         "tiny": dict(
-            layers=4, stacks=2, input_encoding="embedding", input_channels=8, residual_channels=8,
-            dilation_channels=8, skip_channels=16, end_channels=16, cond_channels=4, window=256,
+            layers=4,
+            stacks=2,
+            input_encoding="embedding",
+            input_channels=8,
+            residual_channels=8,
+            dilation_channels=8,
+            skip_channels=16,
+            end_channels=16,
+            cond_channels=4,
+            window=256,
         ),
     }
 
@@ -133,9 +157,7 @@ class WaveNet(Model):
         if c.input_encoding not in ("onehot", "embedding"):
             raise UsageError(f"input_encoding must be 'onehot' or 'embedding', got '{c.input_encoding}'")
         if c.input_encoding == "onehot" and c.input_channels != classes:
-            raise UsageError(
-                f"one-hot input has {classes} channels (the codec's classes), got {c.input_channels}"
-            )
+            raise UsageError(f"one-hot input has {classes} channels (the codec's classes), got {c.input_channels}")
         self.embed = nn.Embedding(classes, c.input_channels) if c.input_encoding == "embedding" else None
         self.input_conv = nn.Conv1d(c.input_channels, c.residual_channels, 2)  # causal, kernel 2
         self.trigger_embedding = (
@@ -143,8 +165,7 @@ class WaveNet(Model):
         )  # h of eq. 6
         dilations = [2**i for _ in range(c.stacks) for i in range(c.layers)]
         self.blocks = nn.ModuleList(
-            ResidualBlock(c, d, conditioner.conditioned, last=i == len(dilations) - 1)
-            for i, d in enumerate(dilations)
+            ResidualBlock(c, d, conditioner.conditioned, last=i == len(dilations) - 1) for i, d in enumerate(dilations)
         )
         self.end1 = nn.Conv1d(c.skip_channels, c.end_channels, 1)
         self.end2 = nn.Conv1d(c.end_channels, classes, 1)

@@ -195,8 +195,9 @@ class FusedCell(nn.Module):
         return codes, out_logits, torch.cat([h_c, h_f], dim=1)
 
 
-def conditioning_terms(model: Any, cell: torch.jit.ScriptModule, state: Any) -> tuple[torch.Tensor | None,
-                                                                                   torch.Tensor]:
+def conditioning_terms(
+    model: Any, cell: torch.jit.ScriptModule, state: Any
+) -> tuple[torch.Tensor | None, torch.Tensor]:
     """The per-clip terms of a ``WaveRNNState`` (V h of eq. 2, R_b b of eq. 3) in ``cell``'s layout."""
     batch = state.h.shape[0]
     if not model.conditioned:
@@ -229,8 +230,19 @@ def run_fused(
             noise = torch.empty(0, 2, batch, 256)
         else:  # Gumbel(0, 1) noise: argmax(logits + noise) samples softmax(logits)
             noise = torch.rand(steps, 2, batch, 256, generator=policy.generator).log_().neg_().log_().neg_()
-        codes, _, h = cell(h, prev, cond_g, cond_e, noise, steps, 1.0 / policy.temperature, policy.top_k,
-                           policy.top_p, policy.greedy, None)
+        codes, _, h = cell(
+            h,
+            prev,
+            cond_g,
+            cond_e,
+            noise,
+            steps,
+            1.0 / policy.temperature,
+            policy.top_k,
+            policy.top_p,
+            policy.greedy,
+            None,
+        )
         prev = codes[:, -1]
         pieces.append(codes)
         if progress is not None:

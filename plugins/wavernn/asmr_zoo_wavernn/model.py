@@ -104,7 +104,7 @@ class WaveRNN(Model):
             self.dense = nn.Linear(config.cond_dim, config.cond_dim)  # h = tanh(dense(b)), read by V (eq. 2)
         if self.concat:
             self.R_b = nn.Parameter(torch.empty(3 * hidden, config.cond_dim))  # R's columns reading b (eq. 3)
-            nn.init.uniform_(self.R_b, -hidden**-0.5, hidden**-0.5)
+            nn.init.uniform_(self.R_b, -(hidden**-0.5), hidden**-0.5)
         self.O1, self.O2 = nn.Linear(half, half), nn.Linear(half, CLASSES)
         self.O3, self.O4 = nn.Linear(half, half), nn.Linear(half, CLASSES)
         self._fused: tuple[Any, torch.jit.ScriptModule] | None = None

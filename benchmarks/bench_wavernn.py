@@ -1,9 +1,10 @@
-"""WaveRNN generation speed: a naive eager sampler against the project's fused sampler, in the same run.
+"""WaveRNN generation speed: a naive eager sampler against the project's samplers, in the same run.
 
 The naive sampler is the obvious per-sample PyTorch loop (``model.step`` + ``pick_with_policy`` on fp32
-weights, as most public WaveRNN code does it); the project's sampler is ``model.generate_fast`` (the
-TorchScript cell with ``fast_weights`` weights). Both draw with temperature 1 from an untrained model, so
-the numbers measure the loop, not the audio. Usage: ``python benchmarks/bench_wavernn.py [--quick]``.
+weights, as most public WaveRNN code does it). The project's sampler is ``model.generate_fast`` with
+``fast_weights`` weights, on each engine: the C loop (``native``, the default) and the TorchScript loop.
+All draw with temperature 1 from an untrained model, so the numbers measure the loop, not the audio.
+Usage: ``python benchmarks/bench_wavernn.py [--quick] [--weights int8|fp32|bf16] [--threads N]``.
 """
 
 from __future__ import annotations
@@ -52,17 +53,27 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     steps_single, steps_folded, repeats = (1500, 60, 1) if args.quick else (6000, 300, 3)
+    engines = ("torchscript",) if args.weights == "bf16" else ("native", "torchscript")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fused weights: {args.weights}")
-    print(f"{'config':<26}{'naive samples/s':>16}{'project samples/s':>19}{'ratio':>8}{'x real time':>13}")
+    print("samples/s; ratio = the engine against naive; x RT = the engine against real time at 22,050 Hz")
+    header = "".join(f"{e:>13}{'ratio':>8}{'x RT':>7}" for e in engines)
+    print(f"{'config':<26}{'naive':>9}{header}")
     for hidden in (896, 512):
-        torch.manual_seed(0)
-        model = build_model("wavernn", "none", [], {"hidden": hidden, "fast_weights": args.weights}).eval()
         for batch, steps in ((1, steps_single), (128, steps_folded)):
-            with torch.inference_mode():
-                slow = rate(naive, model, batch, max(steps // 4, 50), repeats)
-                fast = rate(fused, model, batch, steps, repeats)
             label = f"hidden {hidden}, " + ("batch 1" if batch == 1 else f"folded batch {batch}")
-            print(f"{label:<26}{slow:>16,.0f}{fast:>19,.0f}{fast / slow:>7.1f}x{fast / SAMPLE_RATE:>12.2f}x")
+            line = f"{label:<26}"
+            slow = None
+            for engine in engines:
+                torch.manual_seed(0)
+                config = {"hidden": hidden, "fast_weights": args.weights, "fast_engine": engine}
+                model = build_model("wavernn", "none", [], config).eval()
+                with torch.inference_mode():
+                    if slow is None:
+                        slow = rate(naive, model, batch, max(steps // 4, 50), repeats)
+                        line += f"{slow:>9,.0f}"
+                    fast = rate(fused, model, batch, steps, repeats)
+                line += f"{fast:>13,.0f}{fast / slow:>7.1f}x{fast / SAMPLE_RATE:>6.2f}x"
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

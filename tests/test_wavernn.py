@@ -22,6 +22,7 @@ from asmr_zoo_wavernn.fused import conditioning_terms
 
 VOCAB = ["tapping_glass", "whispering"]
 CONDITIONERS = ["none", "gate-bias", "concat"]
+ENGINES = ["native", "torchscript"]
 
 
 def make(conditioner: str, hidden: int = 32, **config) -> torch.nn.Module:
@@ -134,7 +135,7 @@ def test_fused_cell_matches_teacher_forced(conditioner, precision, tolerance):
     cond = cond_for(model, 2)
     with torch.no_grad():
         expected = model(codes, cond)
-        cell = model.fused_cell(precision)
+        cell = model.fused_cell(precision, engine="torchscript")
         state = model.init_state(2, cond)
         silence = torch.tensor(model.codec.silence).expand(2, 2)
         cond_g, cond_e = conditioning_terms(model, cell, state)
@@ -263,9 +264,10 @@ def test_generation_starts_from_silence_and_honours_seed_and_batch():
     assert torch.equal(greedy[:, 0, 0], logits[:, 0].argmax(-1))
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("conditioner", CONDITIONERS)
-def test_fused_greedy_equals_step_loop(conditioner):
-    model = make(conditioner, hidden=48, fast_weights="fp32").eval()
+def test_fused_greedy_equals_step_loop(conditioner, engine):
+    model = make(conditioner, hidden=48, fast_weights="fp32", fast_engine=engine).eval()
     cond = cond_for(model, 2)
     fused = GreedySampler(batch=2).generate_codes(model, 60, cond)
     with torch.no_grad():
@@ -276,11 +278,12 @@ def test_fused_greedy_equals_step_loop(conditioner):
     assert torch.equal(fused, torch.stack(codes, dim=1))
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(
     "policy", [SamplingPolicy(), SamplingPolicy(temperature=0.5), SamplingPolicy(top_k=5), SamplingPolicy(top_p=0.6)]
 )
-def test_fused_sampling_draws_from_the_policy_distribution(policy):
-    model = make("none", hidden=32, fast_weights="fp32").eval()
+def test_fused_sampling_draws_from_the_policy_distribution(policy, engine):
+    model = make("none", hidden=32, fast_weights="fp32", fast_engine=engine).eval()
     with torch.no_grad():  # a peaked coarse distribution, so 6000 draws measure it well
         model.O2.weight.zero_()
         model.O2.bias.copy_(torch.randn(256, generator=torch.Generator().manual_seed(0)) * 3)

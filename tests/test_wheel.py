@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import soundfile as sf
@@ -20,13 +21,19 @@ def test_wheel_install_lists_and_runs_shipped_checkpoints(tmp_path: Path) -> Non
         capture_output=True,
     )
     (wheel,) = dist.glob("asmr_zoo-*.whl")
+    assert "asmr_zoo_wavernn/native.c" in zipfile.ZipFile(wheel).namelist()  # the C loop is built from it
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     python = str(venv / "bin" / "python")
     subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True, capture_output=True)
     work = tmp_path / "work"
     work.mkdir()
-    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "ASMR_ZOO_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+    env = {
+        "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+        "ASMR_ZOO_HOME": str(tmp_path / "home"),
+        "ASMR_ZOO_CACHE": str(tmp_path / "cache"),
+        "COLUMNS": "200",
+    }
 
     where = subprocess.run(
         [python, "-c", "import asmr_zoo.paths as p; print(p.shipped_registry())"],
@@ -77,3 +84,15 @@ def test_wheel_install_lists_and_runs_shipped_checkpoints(tmp_path: Path) -> Non
     assert run.returncode == 0, run.stderr
     info = sf.info(work / "out.wav")
     assert info.samplerate == 16000 and info.frames == 4000
+
+    # WaveRNN through the C loop, compiled on first use from the installed source (no fallback warning)
+    run = subprocess.run(
+        [str(venv / "bin" / "asmr-zoo"), "run", "wavernn", "-c", "concat", "-t", "tapping_glass", "-s", "0.1"],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Warning" not in run.stderr and list((tmp_path / "cache" / "native").glob("wavernn-*.so"))
+    assert sf.info(work / "wavernn-concat-tapping_glass.wav").frames == 1600  # 0.1 s at 16 kHz

@@ -18,8 +18,8 @@ embedding b next to h_{t-1}: R [h_{t-1}; b] (eq. 3).
 
 Training runs the input projections for all steps at once; only the recurrence is sequential (``nn.GRU``
 with the masked input matrix for ``none`` and ``gate-bias``, a loop over the cell for ``concat``, whose
-per-clip R b term sits inside r_t o (...)). Generation has a step-by-step path (``step``) and a fused,
-TorchScript-compiled loop with fp32, bf16 or int8 weights (``generate_fast``).
+per-clip R b term sits inside r_t o (...)). Generation has a step-by-step path (``step``) and a fused loop
+(``generate_fast``): C with int8 or fp32 weights (``native.py``), or TorchScript with fp32, bf16 or int8.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from asmr_zoo.interfaces import Codec, Conditioner, Model, ModelConfig, Pick, Sa
 
 CLASSES = 256
 PRECISIONS = ("fp32", "bf16", "int8")
+ENGINES = ("auto", "native", "torchscript")
 
 
 @dataclass
@@ -49,6 +50,7 @@ class WaveRNNConfig(ModelConfig):
     coarse_weight: float = 1.0  # loss = coarse_weight * CE(coarse) + fine_weight * CE(fine)
     fine_weight: float = 1.0
     fast_weights: str = "int8"  # weights of the fused generation loop: fp32 (exact), bf16 or int8
+    fast_engine: str = "auto"  # the fused loop: native (C), torchscript, or auto (native where it builds)
 
 
 class WaveRNNState(NamedTuple):
@@ -88,6 +90,10 @@ class WaveRNN(Model):
             raise UsageError(f"wavernn hidden size must be even and >= 2, got {config.hidden}")
         if config.fast_weights not in PRECISIONS:
             raise UsageError(f"fast_weights must be one of {', '.join(PRECISIONS)}, got '{config.fast_weights}'")
+        if config.fast_engine not in ENGINES:
+            raise UsageError(f"fast_engine must be one of {', '.join(ENGINES)}, got '{config.fast_engine}'")
+        if config.fast_engine == "native" and config.fast_weights == "bf16":
+            raise UsageError("fast_engine=native takes fast_weights int8 or fp32; use fast_engine=torchscript for bf16")
         hidden, half = config.hidden, config.hidden // 2
         self.half = half
         self.conditioned = conditioner.conditioned
@@ -107,7 +113,7 @@ class WaveRNN(Model):
             nn.init.uniform_(self.R_b, -(hidden**-0.5), hidden**-0.5)
         self.O1, self.O2 = nn.Linear(half, half), nn.Linear(half, CLASSES)
         self.O3, self.O4 = nn.Linear(half, half), nn.Linear(half, CLASSES)
-        self._fused: tuple[Any, torch.jit.ScriptModule] | None = None
+        self._fused: tuple[Any, Any] | None = None
 
     # -- shared pieces --------------------------------------------------------------------------------
 
@@ -211,19 +217,50 @@ class WaveRNN(Model):
         policy: SamplingPolicy,
         progress: Callable[[int, int], None] | None = None,
     ) -> torch.Tensor:
-        """The fused loop: TorchScript cell with ``config.fast_weights`` weights, Gumbel-max sampling."""
+        """The fused loop with ``config.fast_weights`` weights: the C loop, or TorchScript (``fast_engine``)."""
+        engine = self.fast_engine()
+        cell = self.fused_cell(engine=engine)
+        if engine == "native":
+            from asmr_zoo_wavernn.native import run_native
+
+            return run_native(cell, num_samples, state, policy, progress, self.codec.silence)
         from asmr_zoo_wavernn.fused import run_fused
 
-        return run_fused(self, self.fused_cell(), num_samples, state, policy, progress)
+        return run_fused(self, cell, num_samples, state, policy, progress)
 
-    def fused_cell(self, precision: str | None = None) -> torch.jit.ScriptModule:
-        """The compiled generation cell for the current weights (cached until a parameter changes)."""
-        from asmr_zoo_wavernn.fused import FusedCell
+    def fast_engine(self) -> str:
+        """The engine ``generate_fast`` uses: ``config.fast_engine``, with ``auto`` resolved to ``native``
+        where the C loop builds and takes the weights, else ``torchscript`` (with a warning)."""
+        engine = self.config.fast_engine
+        if engine == "torchscript" or (engine == "auto" and self.config.fast_weights == "bf16"):
+            return "torchscript"
+        from asmr_zoo_wavernn import native
 
+        try:
+            native.library()
+        except native.NativeUnavailable as err:
+            if engine == "native":
+                raise UsageError(f"fast_engine=native: {err}; or use fast_engine=torchscript") from None
+            warnings.warn(f"{err}; generating with the slower TorchScript loop", RuntimeWarning, stacklevel=2)
+            return "torchscript"
+        return "native"
+
+    def fused_cell(self, precision: str | None = None, engine: str | None = None) -> Any:
+        """The generation cell for the current weights (cached until a parameter changes): a
+        ``NativeCell`` or a TorchScript ``FusedCell``, for ``engine`` (default: ``fast_engine()``)."""
         precision = precision or self.config.fast_weights
-        key = (precision, tuple((p.data_ptr(), p._version) for p in self.parameters()))
+        engine = engine or self.fast_engine()
+        key = (precision, engine, tuple((p.data_ptr(), p._version) for p in self.parameters()))
         if self._fused is None or self._fused[0] != key:
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")  # torch's quantized-tensor deprecation notices
-                self._fused = (key, torch.jit.script(FusedCell(self, precision)))
+                if engine == "native":
+                    from asmr_zoo_wavernn.native import NativeCell
+
+                    cell: Any = NativeCell(self, precision)
+                else:
+                    from asmr_zoo_wavernn.fused import FusedCell
+
+                    cell = torch.jit.script(FusedCell(self, precision))
+                self._fused = (key, cell)
         return self._fused[1]

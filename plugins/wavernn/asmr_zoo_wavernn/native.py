@@ -33,7 +33,7 @@ from asmr_zoo.interfaces import SamplingPolicy
 SOURCE = Path(__file__).with_name("native.c")
 FLAGS = ["-O3", "-march=native", "-fopenmp-simd", "-std=c11", "-shared", "-fPIC"]
 PORTABLE_FLAGS = ["-O3", "-fopenmp-simd", "-std=c11", "-shared", "-fPIC"]
-CHUNK = 4096  # samples per call into C: the progress callback runs between calls
+CHUNK = 4096  # samples per call into C at batch <= 16 (fewer above): progress and Ctrl-C are handled between calls
 
 
 class NativeUnavailable(RuntimeError):
@@ -308,9 +308,9 @@ def run_native(
     prev = torch.tensor(silence, dtype=torch.long).repeat(batch, 1)
     biases = cell.biases(state)
     threads = max(1, torch.get_num_threads())
-    pieces = []
-    for start in range(0, num_samples, CHUNK):
-        steps = min(CHUNK, num_samples - start)
+    pieces, chunk = [], max(1, min(CHUNK, CHUNK * 16 // batch))
+    for start in range(0, num_samples, chunk):
+        steps = min(chunk, num_samples - start)
         codes, _ = cell.run(h, prev, biases, steps, policy, threads=threads)
         pieces.append(codes)
         if progress is not None:

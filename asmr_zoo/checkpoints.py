@@ -18,6 +18,7 @@ from asmr_zoo.errors import CheckpointError
 
 FORMAT_VERSION = "1"
 PREFIX = "asmr_zoo."
+JSON_KEYS = ("vocabulary", "config", "extra.triggers", "extra.metrics", "extra.data", "extra.train")
 REQUIRED = ("format_version", "model", "conditioner", "codec", "sample_rate", "vocabulary", "config")
 
 
@@ -98,6 +99,11 @@ def read_metadata(path: Path) -> dict[str, str]:
     missing = [k for k in REQUIRED if k not in meta]
     if missing:
         raise CheckpointError(f"{path} is not an asmr-zoo checkpoint: metadata lacks {', '.join(missing)}")
+    for key in [k for k in JSON_KEYS if k in meta]:
+        try:
+            json.loads(meta[key])
+        except ValueError:
+            raise CheckpointError(f"{path}: metadata '{PREFIX}{key}' is not valid JSON; re-create it") from None
     if meta["format_version"] != FORMAT_VERSION:
         raise CheckpointError(
             f"{path} has checkpoint format version {meta['format_version']}, this asmr-zoo reads "

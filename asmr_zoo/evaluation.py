@@ -1,84 +1,72 @@
-"""Measured evaluation: held-out NLL per trigger, own vs swapped labels, spectral statistics, embedding MDS."""
+"""Measured evaluation: held-out NLL per trigger, own vs swapped labels, generation metrics, embedding MDS."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from asmr_zoo.errors import DataError, UsageError
 from asmr_zoo.interfaces import Model
 
-N_FFT, HOP, N_MELS = 1024, 256, 40
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+SWAP_WINDOWS = 4  # held-out windows per trigger scored under every other label
 
 
-def mel_filterbank(sample_rate: int, n_fft: int = N_FFT, n_mels: int = N_MELS) -> torch.Tensor:
-    """Triangular mel filters ``(n_mels, n_fft // 2 + 1)`` (HTK mel scale)."""
+def _audio_clips(rows: Sequence[Any], rate: int) -> list[tuple[str, np.ndarray]]:
+    """``(trigger, mono audio)`` of data-set rows, resampled to ``rate``."""
+    from asmr_zoo.audio import read_audio, resample
 
-    def mel(f: np.ndarray) -> np.ndarray:
-        return 2595 * np.log10(1 + f / 700)
-
-    def hz(m: np.ndarray) -> np.ndarray:
-        return 700 * (10 ** (m / 2595) - 1)
-
-    bins = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
-    edges = hz(np.linspace(mel(np.array(20.0)), mel(np.array(sample_rate / 2)), n_mels + 2))
-    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    filters = np.maximum(0, np.minimum((bins - lower) / (centre - lower), (upper - bins) / (upper - centre)))
-    return torch.from_numpy(filters).float()
+    out = []
+    for row in rows:
+        audio, row_rate = read_audio(row.path)
+        out.append((row.trigger, resample(audio, row_rate, rate).mean(axis=0)))
+    return out
 
 
-def spectral_stats(wav: torch.Tensor, sample_rate: int) -> dict[str, Any]:
-    """Log-mel profile (dB per band), spectral centroid (Hz), flatness and onset rate (per second)."""
-    wav = wav.float().flatten()
-    if len(wav) < N_FFT:
-        wav = torch.nn.functional.pad(wav, (0, N_FFT - len(wav)))
-    spec = torch.stft(wav, N_FFT, HOP, window=torch.hann_window(N_FFT), return_complex=True).abs() ** 2
-    freqs = torch.linspace(0, sample_rate / 2, spec.shape[0])
-    power = spec.sum(0) + 1e-10
-    centroid = float(((freqs[:, None] * spec).sum(0) / power).mean())
-    flatness = float((torch.exp(torch.log(spec + 1e-10).mean(0)) / (spec.mean(0) + 1e-10)).mean())
-    log_mel = 10 * torch.log10(mel_filterbank(sample_rate) @ spec + 1e-10)
-    flux = torch.relu(log_mel.diff(dim=1)).sum(0)  # rises in band energy
-    threshold = flux.mean() + 2 * flux.std() if len(flux) > 1 else float("inf")
-    peaks = [
-        i for i in range(1, len(flux) - 1) if flux[i] > threshold and flux[i] >= flux[i - 1] and flux[i] > flux[i + 1]
-    ]
-    return {
-        "log_mel_profile_db": log_mel.mean(1).tolist(),
-        "centroid_hz": centroid,
-        "flatness": flatness,
-        "onset_rate": len(peaks) / (len(wav) / sample_rate),
-    }
+def _pieces(clips: Sequence[tuple[str, np.ndarray]], length: int) -> list[tuple[str, np.ndarray]]:
+    """Cut real clips into pieces of ``length`` samples (a shorter clip stays whole)."""
+    return [(t, w[s : s + length]) for t, w in clips for s in range(0, max(1, len(w) - length + 1), length)]
 
 
-def compare_spectra(generated: torch.Tensor, real: torch.Tensor, sample_rate: int) -> dict[str, float]:
-    gen, ref = spectral_stats(generated, sample_rate), spectral_stats(real, sample_rate)
-    diff = np.array(gen["log_mel_profile_db"]) - np.array(ref["log_mel_profile_db"])
-    return {
-        "log_mel_distance_db": float(np.sqrt(np.mean(diff**2))),
-        "centroid_hz_generated": gen["centroid_hz"],
-        "centroid_hz_real": ref["centroid_hz"],
-        "flatness_generated": gen["flatness"],
-        "flatness_real": ref["flatness"],
-        "onset_rate_generated": gen["onset_rate"],
-        "onset_rate_real": ref["onset_rate"],
-    }
+def generate_clips(
+    model: Model, triggers: Sequence[str], clips: int, seconds: float, seed: int, progress: Progress | None = None
+) -> list[tuple[str, np.ndarray]]:
+    """``clips`` clips of ``seconds`` per trigger, through the path `asmr-zoo run` takes (default sampler,
+    default engine and weights); ``triggers`` are ignored by unconditioned models but label the clips."""
+    from asmr_zoo.sampling import AncestralSampler
+
+    asked = [t for t in triggers for _ in range(clips)]
+    sampler = AncestralSampler(seed=seed, batch=len(asked))
+    cond = model.conditioner.encode(asked) if model.conditioner.conditioned else None
+    num_samples = max(1, round(seconds * model.sample_rate))
+    report = None if progress is None else (lambda done, total: progress("generating", done, total))
+    wav = sampler.generate(model, num_samples, cond, report)
+    return list(zip(asked, wav.float().numpy(), strict=True))
 
 
 def evaluate(
-    model: Model, data_dir: Path, triggers: Sequence[str] = (), seconds: float = 1.0, seed: int = 0
+    model: Model,
+    data_dir: Path,
+    triggers: Sequence[str] = (),
+    clips: int = 4,
+    seconds: float = 10.0,
+    seed: int = 0,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Score ``model`` on the held-out videos of ``data_dir`` (see ``asmr-zoo eval --help``)."""
+    """Score ``model`` on the held-out videos of ``data_dir`` (see ``asmr-zoo eval --help``): held-out NLL,
+    and, unless ``clips`` is 0, the generation metrics of ``clips`` generated clips of ``seconds`` per trigger."""
+    from asmr_zoo import generation_metrics
     from asmr_zoo.dataset import read_dataset
-    from asmr_zoo.sampling import AncestralSampler
     from asmr_zoo.training import bits_per_sample, held_out_windows, load_clips, unigram_bits
 
-    if seconds <= 0:
-        raise UsageError(f"--seconds must be > 0, got {seconds}")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UsageError(f"--seconds must be a positive number, got {seconds}")
+    if clips < 0:
+        raise UsageError(f"--clips must be >= 0 (0 skips the generation metrics), got {clips}")
     rows = read_dataset(data_dir)
     vocabulary = list(model.conditioner.vocabulary)
     wanted = set(triggers or vocabulary or {r.trigger for r in rows})
@@ -91,12 +79,10 @@ def evaluate(
     windows = held_out_windows(test_clips, model.config.window, per_trigger=16)
     scored = sorted(windows)
     model.eval()
-    sampler = AncestralSampler(seed=seed, batch=len(scored))
-    cond = model.conditioner.encode(scored)
-    num_samples = max(1, round(seconds * model.sample_rate))
-    generated = sampler.generate(model, num_samples, cond)
     report: dict[str, Any] = {"uniform_bits": 8.0 * model.codec.heads, "triggers": {}}
     for i, trigger in enumerate(scored):
+        if progress is not None:
+            progress("held-out NLL", i, len(scored))
         own = bits_per_sample(model, windows[trigger], trigger if vocabulary else None)
         row: dict[str, Any] = {
             "bits": own,
@@ -106,16 +92,33 @@ def evaluate(
                 model.codec.classes,
             ),
         }
-        if len(vocabulary) > 1:
-            swapped = {t: bits_per_sample(model, windows[trigger], t) for t in vocabulary if t != trigger}
+        if len(vocabulary) > 1:  # own vs swapped labels, on the first SWAP_WINDOWS windows (11 x 11 passes)
+            subset = windows[trigger][:SWAP_WINDOWS]
+            swapped = {t: bits_per_sample(model, subset, t) for t in vocabulary if t != trigger}
             best = min(swapped, key=swapped.get)
-            row.update(swapped_bits=swapped, best_swapped_trigger=best, best_swapped_bits=swapped[best])
-        real = torch.cat([model.codec.decode(c.codes) for c in test_clips if c.trigger == trigger])
-        row["spectral"] = compare_spectra(generated[i], real, model.sample_rate)
+            row.update(
+                own_subset_bits=bits_per_sample(model, subset, trigger),
+                swapped_bits=swapped,
+                best_swapped_trigger=best,
+                best_swapped_bits=swapped[best],
+            )
         report["triggers"][trigger] = row
     report["mean_bits"] = sum(r["bits"] for r in report["triggers"].values()) / len(scored)
     if len(vocabulary) > 1:
-        report["own_label_wins"] = sum(r["bits"] < r["best_swapped_bits"] for r in report["triggers"].values())
+        report["own_label_wins"] = sum(
+            r["own_subset_bits"] < r["best_swapped_bits"] for r in report["triggers"].values()
+        )
+    if clips:
+        rate = model.sample_rate
+        # The classifier knows every trigger of the data set, so one served trigger is still one of many.
+        classifier_train = _audio_clips([r for r in rows if r.split == "train"], rate)
+        real = _pieces(_audio_clips(test_rows, rate), round(seconds * rate))
+        generated = generate_clips(model, scored, clips, seconds, seed, progress)
+        if progress is not None:
+            progress("scoring clips", 0, 1)
+        gen = generation_metrics.generation_report(classifier_train, real, generated, rate)
+        gen.update(clips_per_trigger=clips, seconds=seconds, seed=seed)
+        report["generation"] = gen
     return report
 
 
@@ -130,18 +133,25 @@ def classical_mds(points: np.ndarray, dims: int = 2) -> np.ndarray:
     return vectors[:, order] * np.sqrt(np.maximum(values[order], 0))
 
 
+def require_matplotlib() -> None:
+    """Fail early, before minutes of work, when the [plot] extra is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise UsageError("the embedding plot needs matplotlib: pip install 'asmr-zoo[plot]'")
+
+
 def plot_embeddings(model: Model, path: Path) -> None:
     """The paper's Figure 8: the learned trigger embeddings in 2-D by multidimensional scaling (PNG)."""
     emb = model.trigger_embeddings()
     if emb is None or len(model.conditioner.vocabulary) < 2:
         raise UsageError(f"{model.name}/{model.conditioner.name} has no trigger embeddings to plot")
-    try:
-        import matplotlib
+    require_matplotlib()
+    import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise UsageError("the embedding plot needs matplotlib: pip install 'asmr-zoo[plot]'") from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     from asmr_zoo.checkpoints import atomic_write
 
     xy = classical_mds(emb.detach().float().numpy())

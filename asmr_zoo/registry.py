@@ -179,6 +179,8 @@ def _entry(raw: Any, index: int, source: Path) -> tuple[Entry, list[str]]:
     for key in ("config", "data", "metrics"):
         if key in raw and not isinstance(raw[key], dict):
             problems.append(f"'{key}' must be a mapping")
+    if not isinstance(raw.get("default", False), bool):
+        problems.append(f"'default' must be true or false (got {raw['default']!r}; quoted \"false\" is a string)")
     if problems:
         raise RegistryError(f"{label}: " + "; ".join(problems))
     return Entry(
@@ -196,7 +198,7 @@ def _entry(raw: Any, index: int, source: Path) -> tuple[Entry, list[str]]:
         data=raw.get("data") or {},
         metrics=raw.get("metrics") or {},
         license=str(raw.get("license", "")),
-        default=bool(raw.get("default", False)),
+        default=raw.get("default", False),
         description=str(raw.get("description", "")),
     ), warnings
 
@@ -257,10 +259,14 @@ class Registry:
         for path in files:
             entries, warnings = read_registry_file(path)
             self.warnings.extend(warnings)
+            taken = sorted({e.id for e in entries} & set(self.entries))
+            if taken:  # a plugin's file must not shadow an earlier (e.g. shipped) entry: skip that file
+                other = self.entries[taken[0]].source
+                self.warnings.append(
+                    f"skipped registry file {path}: checkpoint id '{taken[0]}' is already registered by {other}"
+                )
+                continue
             for entry in entries:
-                if entry.id in self.entries:
-                    other = self.entries[entry.id].source
-                    raise RegistryError(f"checkpoint id '{entry.id}' is in both {other} and {path}")
                 self.entries[entry.id] = entry
         if user_file is not None and user_file.is_file():
             entries, warnings = read_registry_file(user_file)
@@ -315,12 +321,25 @@ def load_registry(zoo: Any = None) -> Registry:
 def entry_from_checkpoint(path: Path, registry_dir: Path, entry_id: str, triggers: list[str], **fields: Any) -> dict:
     """A registry entry (as written to YAML) for the checkpoint at ``path`` inside ``registry_dir``:
     model, codec, rate and config from its metadata; data provenance and metrics from its ``extra.*``."""
-    import json
-
-    from asmr_zoo.checkpoints import read_metadata, sha256_file
+    from asmr_zoo.checkpoints import read_metadata
 
     meta = read_metadata(path)
-    entry = {
+    try:
+        entry = _entry_fields(meta, path, registry_dir, entry_id, triggers)
+    except (KeyError, ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
+        raise CheckpointError(
+            f"{path} has malformed asmr_zoo metadata ({type(exc).__name__}: {exc}); re-save it with `asmr-zoo train`"
+        ) from None
+    entry.update(fields)
+    return entry
+
+
+def _entry_fields(meta: dict[str, str], path: Path, registry_dir: Path, entry_id: str, triggers: list[str]) -> dict:
+    import json
+
+    from asmr_zoo.checkpoints import sha256_file
+
+    return {
         "id": validate_id(entry_id),
         "model": meta["model"],
         "conditioner": meta["conditioner"],
@@ -336,19 +355,27 @@ def entry_from_checkpoint(path: Path, registry_dir: Path, entry_id: str, trigger
         "data": json.loads(meta.get("extra.data", "{}")),
         "metrics": json.loads(meta.get("extra.metrics", "{}")),
     }
-    entry.update(fields)
-    return entry
 
 
-def add_user_entry(entry: dict[str, Any], path: Path) -> None:
-    """Add (or replace, by id) an entry in the user registry file at ``path``, atomically."""
-    from asmr_zoo.checkpoints import atomic_write
+def user_registry_lock(path: Path) -> Any:
+    """An exclusive lock on the user registry ``path`` (held for a whole read-modify-write)."""
+    from filelock import FileLock
 
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(path.with_name(f".{path.name}.lock")), timeout=60)
+
+
+def _read_user_doc(path: Path) -> dict[str, Any]:
     doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "entries": []}
     if path.is_file():
         read_registry_file(path)  # refuse to rewrite a file we cannot read
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or doc
-    doc["entries"] = [e for e in (doc.get("entries") or []) if e.get("id") != entry["id"]] + [entry]
+    return doc
+
+
+def _write_user_doc(doc: dict[str, Any], path: Path) -> None:
+    from asmr_zoo.checkpoints import atomic_write
+
     text = yaml.safe_dump(doc, sort_keys=False)
 
     def write(tmp: Path) -> None:
@@ -356,3 +383,40 @@ def add_user_entry(entry: dict[str, Any], path: Path) -> None:
         read_registry_file(tmp)  # validate before it replaces the old file
 
     atomic_write(path, write)
+
+
+def user_entry(path: Path, entry_id: str) -> dict[str, Any] | None:
+    """The raw user-registry entry with ``entry_id``, or None."""
+    return next((e for e in _read_user_doc(path).get("entries") or [] if e.get("id") == entry_id), None)
+
+
+def add_user_entry(entry: dict[str, Any], path: Path) -> dict[str, Any] | None:
+    """Add (or replace, by id) an entry in the user registry at ``path``, atomically; the caller holds
+    ``user_registry_lock``. Returns the entry it replaced, if any."""
+    doc = _read_user_doc(path)
+    entries = doc.get("entries") or []
+    old = next((e for e in entries if e.get("id") == entry["id"]), None)
+    doc["entries"] = [e for e in entries if e.get("id") != entry["id"]] + [entry]
+    _write_user_doc(doc, path)
+    return old
+
+
+def remove_user_entry(entry_id: str, path: Path) -> dict[str, Any]:
+    """Remove ``entry_id`` from the user registry (the caller holds the lock); returns the removed entry."""
+    doc = _read_user_doc(path)
+    entries = doc.get("entries") or []
+    old = next((e for e in entries if e.get("id") == entry_id), None)
+    if old is None:
+        raise UsageError(f"'{entry_id}' is not in your user registry {path}; see `asmr-zoo list --kind checkpoints`")
+    doc["entries"] = [e for e in entries if e.get("id") != entry_id]
+    _write_user_doc(doc, path)
+    return old
+
+
+def weights_file(entry: dict[str, Any], path: Path) -> Path | None:
+    """The weights file of a raw user entry, when it lies inside the user registry's folder."""
+    rel = (entry.get("weights") or {}).get("path")
+    if not isinstance(rel, str):
+        return None
+    target = (path.parent / rel).resolve()
+    return target if target.is_relative_to(path.parent.resolve()) else None

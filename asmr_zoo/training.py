@@ -8,13 +8,14 @@ weights, the optimizer state and the step, all kept in one safetensors resume fi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import json
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,19 @@ class TrainConfig:
     keep_best: bool = True  # the checkpoint holds the step with the best held-out NLL (the resume file, the latest)
     seed: int = 0
     threads: int = 0  # torch intra-op threads; 0: torch's default
+
+    def validate(self) -> None:
+        """Refuse values that would train nothing, divide by zero or diverge, with the key to fix."""
+        for key in ("steps", "batch_size", "eval_every", "checkpoint_every", "eval_windows"):
+            if getattr(self, key) < 1:
+                raise UsageError(f"train.{key} must be >= 1, got {getattr(self, key)}")
+        for key in ("warmup", "window", "threads", "seed"):
+            if getattr(self, key) < 0:
+                raise UsageError(f"train.{key} must be >= 0, got {getattr(self, key)}")
+        for key in ("lr", "lr_min", "weight_decay", "grad_clip"):
+            value = getattr(self, key)
+            if not math.isfinite(value) or value < 0 or (key == "lr" and value == 0):
+                raise UsageError(f"train.{key} must be a finite number {'> 0' if key == 'lr' else '>= 0'}, got {value}")
 
 
 # -- configs ---------------------------------------------------------------------------------------
@@ -120,9 +134,18 @@ def resolve_training_config(
             {"model": OmegaConf.structured(model_cls.Config), "train": OmegaConf.structured(TrainConfig)},
             *[values for values, _ in layers],
         )
-        return OmegaConf.to_object(merged.model), OmegaConf.to_object(merged.train), explicit
+        model_cfg, train_cfg = OmegaConf.to_object(merged.model), OmegaConf.to_object(merged.train)
     except OmegaConfBaseException as exc:
         raise UsageError(f"bad config value: {str(exc).splitlines()[0]}") from exc
+    train_cfg.validate()
+    for key, value in dataclasses.asdict(model_cfg).items():  # sizes and windows: positive, finite numbers
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"model.{key} must be a finite number, got {value}")
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise UsageError(f"model.{key} must be >= 0, got {value}")
+    if model_cfg.window < 1:
+        raise UsageError(f"model.window must be >= 1, got {model_cfg.window}")
+    return model_cfg, train_cfg, explicit
 
 
 # -- data ------------------------------------------------------------------------------------------
@@ -309,6 +332,32 @@ def load_resume(
     return int(meta["step"]), json.loads(meta.get("best", "{}"))
 
 
+class TrainingInterrupted(UsageError):
+    """Training stopped by SIGINT or SIGTERM after saving a resumable checkpoint."""
+
+    exit_code = 130
+
+
+@contextlib.contextmanager
+def _stop_on_signal() -> Iterator[list[int]]:
+    """While active, SIGINT and SIGTERM only raise a flag (a non-empty list) that the loop checks between
+    steps, so an interrupted run always leaves a consistent, resumable checkpoint."""
+    import signal
+    import threading
+
+    flag: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    handler = lambda signum, frame: flag.append(signum)  # noqa: E731
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def learning_rate(cfg: TrainConfig, step: int) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
@@ -388,30 +437,35 @@ def train(
 
     model.train()
     started, samples = time.perf_counter(), 0
-    while step < cfg.steps:
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(cfg, step)
-        codes, cond = sampler.batch(cfg.batch_size, cfg.seed, step, dist.rank)
-        loss = model.loss_from_logits(net(codes, cond), codes)
-        loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            raise DataError(f"the loss became {loss_value} at step {step}: lower train.lr or check the data")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        step += 1
-        samples += codes.shape[0] * codes.shape[1] * dist.world
-        if progress is not None and dist.main:
-            progress(step, cfg.steps, loss_value / math.log(2), samples / (time.perf_counter() - started))
-        if dist.main and (step % cfg.eval_every == 0 or step == cfg.steps):
-            metrics = evaluate()
-            if cfg.keep_best and improved():
-                best = {**metrics, "step": step}
-                save_weights()
-        if dist.main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
-            checkpoint()
+    with _stop_on_signal() as stop:
+        while step < cfg.steps:
+            if stop:  # SIGINT / SIGTERM: finish no half step; save everything needed to continue
+                if dist.main:
+                    checkpoint()
+                raise TrainingInterrupted(f"interrupted at step {step}: saved {state_file}; continue with --resume")
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(cfg, step)
+            codes, cond = sampler.batch(cfg.batch_size, cfg.seed, step, dist.rank)
+            loss = model.loss_from_logits(net(codes, cond), codes)
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise DataError(f"the loss became {loss_value} at step {step}: lower train.lr or check the data")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            step += 1
+            samples += codes.shape[0] * codes.shape[1] * dist.world
+            if progress is not None and dist.main:
+                progress(step, cfg.steps, loss_value / math.log(2), samples / (time.perf_counter() - started))
+            if dist.main and (step % cfg.eval_every == 0 or step == cfg.steps):
+                metrics = evaluate()
+                if cfg.keep_best and improved():
+                    best = {**metrics, "step": step}
+                    save_weights()
+            if dist.main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+                checkpoint()
     if dist.main and not metrics:  # resumed at the end: nothing ran
         metrics = evaluate()
         checkpoint()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import site
 import subprocess
 import sys
 import textwrap
@@ -69,14 +70,32 @@ def example_zoo(monkeypatch: pytest.MonkeyPatch):
     return zoo
 
 
+def make_venv(path: Path) -> Path:
+    """A fresh virtualenv at ``path`` that also sees this interpreter's packages; returns its python.
+
+    ``--system-site-packages`` would expose the *base* interpreter's packages, which is wrong when the tests
+    themselves run inside a venv; instead a ``.pth`` file adds this interpreter's site directories (their own
+    ``.pth`` files, editable installs included, are processed), after the new venv's own site-packages."""
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    python = path / "bin" / "python"
+    child_site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    dirs = [d for d in [*site.getsitepackages(), site.getusersitepackages()] if Path(d).is_dir()]
+    line = "import site; " + "; ".join(f"site.addsitedir({d!r})" for d in dirs)
+    (Path(child_site) / "zz_parent_env.pth").write_text(line + "\n")
+    return python
+
+
 @pytest.fixture(scope="session")
 def example_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A virtualenv (seeing this environment's packages) with the example plugin really pip-installed.
 
     Returns the venv's python."""
-    venv = tmp_path_factory.mktemp("example-venv")
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    python = venv / "bin" / "python"
+    python = make_venv(tmp_path_factory.mktemp("example-venv"))
     wheels = tmp_path_factory.mktemp("example-wheel")
     # Build with this environment's setuptools (a fresh venv's seeded one may be too old), then pip install.
     pip = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels)]

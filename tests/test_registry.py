@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from asmr_zoo.checkpoints import save_checkpoint, sha256_file
-from asmr_zoo.errors import RegistryError, UsageError
+from asmr_zoo.errors import UsageError
 from asmr_zoo.factory import build_model
 from asmr_zoo.registry import Registry, read_registry_file
 
@@ -102,6 +102,8 @@ def _break(home: Path, how: str) -> None:
         _write(home, [_entry(ckpt)], version=99)
     elif how == "yaml-trap":
         _write(home, [_entry(ckpt, triggers=[False])])  # what an unquoted `no` becomes
+    elif how == "quoted-default":
+        _write(home, [_entry(ckpt, default="false")])  # a string, which bool() would read as True
 
 
 @pytest.mark.parametrize(
@@ -117,6 +119,7 @@ def _break(home: Path, how: str) -> None:
         ("missing-key", "missing required key 'codec'"),
         ("newer-schema", "schema version 99"),
         ("yaml-trap", "not a valid trigger name"),
+        ("quoted-default", "'default' must be true or false"),
     ],
 )
 def test_bad_registry_or_checkpoint_is_one_line_error_and_nothing_written(
@@ -155,8 +158,16 @@ def test_lookup_prefers_user_then_default_and_lists_what_exists(tmp_path, home) 
         merged.resolve("bigram", "none", "whispering")
     with pytest.raises(UsageError, match="registered: bigram --conditioner none"):
         merged.resolve("wavenet", "global", "whispering")
-    with pytest.raises(RegistryError, match="is in both"):
-        Registry([shipped / "registry.yaml", shipped / "registry.yaml"])
+    plugin = tmp_path / "plugin"  # a plugin's file that repeats a shipped id is skipped, the shipped entry stays
+    (plugin / "checkpoints").mkdir(parents=True)
+    (plugin / "checkpoints" / ckpt.name).write_bytes(ckpt.read_bytes())
+    _write(plugin, [_entry(ckpt, id="shipped-b", description="impostor"), _entry(ckpt, id="plugin-c")])
+    both = Registry([shipped / "registry.yaml", plugin / "registry.yaml"])
+    assert set(both.entries) == {"shipped-a", "shipped-b"} and both.get("shipped-b").source == shipped / "registry.yaml"
+    assert both.warnings == [
+        f"skipped registry file {plugin / 'registry.yaml'}: checkpoint id 'shipped-b' is already registered by "
+        f"{shipped / 'registry.yaml'}"
+    ]
 
 
 def test_register_adds_to_the_user_registry(example_venv, home, tmp_path, example_zoo) -> None:

@@ -82,7 +82,9 @@ def test_train_eval_run_register_round_trip(example_venv, data, tmp_path, zoo_ho
     assert list(scores["triggers"]) == ["tapping_glass"]
     assert abs(row["bits"] - metrics["test_bits_per_sample"]) < 1e-6  # the same held-out windows
     assert row["bits"] < 8.0 and row["unigram_bits"] < 8.0
-    assert row["spectral"]["log_mel_distance_db"] >= 0
+    gen = scores["generation"]["triggers"]["tapping_glass"]
+    assert 0 <= gen["recall"] <= 1 and gen["generated"]["clips"] == 4  # classified among the data's 2 triggers
+    assert gen["generated"]["flatness"] > 0
 
     run = zoo(
         example_venv,
@@ -223,5 +225,77 @@ def test_checkpoint_for_another_model_is_refused(example_venv, data, tmp_path) -
         "x.wav",
         cwd=tmp_path,
     )
-    assert result.returncode != 0 and "model is 'bigram', not 'wavenet'" in result.stderr
+    assert result.returncode != 0 and "m.safetensors is a bigram model, not 'wavenet'" in result.stderr
     assert not (tmp_path / "x.wav").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.batch_size=0", "train.batch_size must be >= 1"),
+        ("train.batch_size=-1", "train.batch_size must be >= 1"),
+        ("train.eval_every=0", "train.eval_every must be >= 1"),
+        ("train.checkpoint_every=0", "train.checkpoint_every must be >= 1"),
+        ("train.eval_windows=0", "train.eval_windows must be >= 1"),
+        ("train.steps=0", "train.steps must be >= 1"),
+        ("train.threads=-1", "train.threads must be >= 0"),
+        ("train.lr=nan", "train.lr must be a finite number > 0"),
+        ("model.window=-5", "model.window must be >= 0"),
+    ],
+)
+def test_out_of_range_config_values_are_one_line_errors(example_venv, data, tmp_path, override, message) -> None:
+    result = zoo(example_venv, *train_args(data, "bad.safetensors", override), cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [f"error: {message}" + result.stderr.strip().split(message, 1)[1]]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_without_a_resume_file_refuses_and_keeps_the_checkpoint(example_venv, data, tmp_path) -> None:
+    first = zoo(example_venv, *train_args(data, "r.safetensors", "train.steps=20"), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    (tmp_path / "r.safetensors.resume").unlink()
+    before = (tmp_path / "r.safetensors").read_bytes()
+    again = zoo(example_venv, *train_args(data, "r.safetensors", "train.steps=40"), "--resume", cwd=tmp_path)
+    assert again.returncode != 0 and "cannot be continued" in again.stderr
+    assert (tmp_path / "r.safetensors").read_bytes() == before
+
+
+def start_long_run(python: Path, data: Path, cwd: Path, out: str) -> subprocess.Popen:
+    args = train_args(data, out, "train.steps=100000", "train.checkpoint_every=100000", "train.eval_every=100000")
+    return subprocess.Popen([str(python), "-m", "asmr_zoo", *args], cwd=cwd, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(path: Path, proc: subprocess.Popen) -> None:
+    deadline = time.time() + 120
+    while not path.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert path.exists(), "the run did not start"
+
+
+def test_a_second_run_on_the_same_out_is_refused(example_venv, data, tmp_path) -> None:
+    proc = start_long_run(example_venv, data, tmp_path, "c.safetensors")
+    try:
+        wait_for(tmp_path / ".c.safetensors.lock", proc)
+        second = zoo(example_venv, *train_args(data, "c.safetensors", "train.steps=5"), cwd=tmp_path)
+        assert second.returncode != 0
+        assert "another `asmr-zoo train` is writing c.safetensors" in second.stderr
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_training_saves_a_resumable_checkpoint(example_venv, data, tmp_path, sig) -> None:
+    """Before its first periodic checkpoint, Ctrl-C (or SIGTERM) still saves every step done, in one line."""
+    proc = start_long_run(example_venv, data, tmp_path, "i.safetensors")
+    wait_for(tmp_path / ".i.safetensors.lock", proc)
+    time.sleep(3)  # some steps, no periodic checkpoint yet
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    lines = [line for line in stderr.strip().splitlines() if line.startswith("error")]
+    assert len(lines) == 1 and "interrupted at step" in lines[0] and "--resume" in lines[0]
+    step = read_step(tmp_path / "i.safetensors.resume")
+    assert f"interrupted at step {step}:" in lines[0] and step > 0
+    read_metadata(tmp_path / "i.safetensors")
+    assert not (tmp_path / ".i.safetensors.lock").exists()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import soundfile as sf
 
+from tests.conftest import make_venv
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -23,8 +25,7 @@ def test_wheel_install_lists_and_runs_shipped_checkpoints(tmp_path: Path) -> Non
     (wheel,) = dist.glob("asmr_zoo-*.whl")
     assert "asmr_zoo_wavernn/native.c" in zipfile.ZipFile(wheel).namelist()  # the C loop is built from it
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    python = str(venv / "bin" / "python")
+    python = str(make_venv(venv))
     subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True, capture_output=True)
     work = tmp_path / "work"
     work.mkdir()

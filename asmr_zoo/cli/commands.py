@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from asmr_zoo.api import matches
 from asmr_zoo.cli.app import app
 from asmr_zoo.errors import UsageError
 from asmr_zoo.plugins import KINDS, get_zoo
@@ -18,14 +18,6 @@ from asmr_zoo.plugins import KINDS, get_zoo
 LIST_KINDS = (*KINDS, "checkpoints")
 console = Console()
 err_console = Console(stderr=True)
-
-
-def _matches(name: str, pattern: str | None) -> bool:
-    if not pattern:
-        return True
-    if not any(ch in pattern for ch in "*?["):
-        pattern = f"*{pattern}*"
-    return fnmatch.fnmatch(name, pattern)
 
 
 def _registry(zoo: Any) -> Any:
@@ -63,40 +55,64 @@ def list_command(
                     "default": e.default,
                 }
                 for e in entries
-                if _matches(e.id, pattern) or _matches(e.model, pattern)
+                if matches(e.id, pattern) or matches(e.model, pattern)
             ]
         else:
             result[k] = [
                 {"name": c.name, "plugin": c.plugin, "description": c.summary}
                 for c in sorted(zoo.components[k].values(), key=lambda c: c.name)
-                if _matches(c.name, pattern)
+                if matches(c.name, pattern)
             ]
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
+    registry = _registry(zoo) if "checkpoints" in result else None
     for k, rows in result.items():
-        table = Table(title=k, title_justify="left", show_edge=False)
         if k == "checkpoints":
-            for col in ("id", "model", "conditioner", "triggers", "bits/sample"):
-                table.add_column(col)
-            for row in rows:
-                bits = row["metrics"].get("test_bits_per_sample")
-                table.add_row(
-                    row["id"],
-                    row["model"],
-                    row["conditioner"],
-                    ", ".join(row["triggers"]),
-                    f"{bits:.3f}" if isinstance(bits, (int, float)) else "",
-                )
+            header = ("id", "model/conditioner", "triggers", "bits/sample", "recognised", "run picks it")
+            lines = [_checkpoint_row(row, registry) for row in rows]
         else:
-            for col in ("name", "plugin", "description"):
-                table.add_column(col)
-            for row in rows:
-                table.add_row(row["name"], row["plugin"], row["description"])
-        console.print(table)
+            header = ("name", "plugin", "description")
+            lines = [(row["name"], row["plugin"], row["description"]) for row in rows]
+        _print_table(k, header, lines)
     failed = [p.name for p in zoo.plugins.values() if p.status == "failed"]
     if failed and not as_json:
         err_console.print(f"[yellow]warning:[/] plugins failed to load: {', '.join(failed)} (see `asmr-zoo plugins`)")
+
+
+def _checkpoint_row(row: dict[str, Any], registry: Any) -> tuple[str, ...]:
+    """One checkpoint's cells: triggers summarised, and for which of them `run` picks this entry."""
+    from asmr_zoo.triggers import COMMON_TRIGGERS
+
+    triggers = row["triggers"]
+    shown = f"{len(triggers)} common triggers" if set(triggers) == set(COMMON_TRIGGERS) else ", ".join(triggers)
+    picked = [t for t in triggers if registry.resolve(row["model"], row["conditioner"], t).id == row["id"]]
+    picks = "yes" if len(picked) == len(triggers) else ", ".join(picked) if picked else "no (use --id)"
+    bits = row["metrics"].get("test_bits_per_sample")
+    recognised = (row["metrics"].get("generation") or {}).get("recognised")
+    return (
+        row["id"],
+        f"{row['model']}/{row['conditioner']}",
+        shown,
+        f"{bits:.3f}" if isinstance(bits, (int, float)) else "",
+        f"{recognised:.0%}" if isinstance(recognised, (int, float)) else "",
+        picks,
+    )
+
+
+def _print_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """A table that never cuts a cell: rich (folding) on a terminal, tab-separated lines when piped."""
+    if not console.is_terminal:
+        typer.echo(f"# {title}")
+        for line in (header, *rows):
+            typer.echo("\t".join(line))
+        return
+    table = Table(title=title, title_justify="left", show_edge=False)
+    for i, col in enumerate(header):
+        table.add_column(col, no_wrap=i == 0, overflow="fold")
+    for line in rows:
+        table.add_row(*line)
+    console.print(table)
 
 
 @app.command("plugins")
@@ -161,55 +177,74 @@ def _output_paths(out: Path, batch: int) -> list[Path]:
 
 @app.command("run")
 def run_command(
-    model: str = typer.Argument(..., help="Model name, e.g. wavenet or wavernn (see `asmr-zoo list`)."),
-    conditioner: str = typer.Option("none", "--conditioner", "-c", help="Conditioner, e.g. none, global."),
-    trigger: str = typer.Option(..., "--trigger", "-t", help="Trigger to generate, e.g. brushing_mic."),
+    model: str = typer.Argument(
+        None, help="Model name, e.g. wavenet or wavernn (see `asmr-zoo list`); not needed with --id/--checkpoint."
+    ),
+    conditioner: str = typer.Option(None, "--conditioner", "-c", help="Conditioner, e.g. none (default), global."),
+    trigger: str = typer.Option(
+        None, "--trigger", "-t", help="Trigger, e.g. brushing_mic or free text such as 'glass tapping'."
+    ),
+    checkpoint_id: str = typer.Option(None, "--id", help="Use this registered checkpoint (see `asmr-zoo list`)."),
     seconds: float = typer.Option(2.0, "--seconds", "-s", help="Length of each clip in seconds."),
     seed: int = typer.Option(None, "--seed", help="Random seed, for reproducible audio."),
     temperature: float = typer.Option(1.0, "--temperature", help="Softmax temperature; 0 means greedy."),
     top_k: int = typer.Option(0, "--top-k", help="Keep only the k most likely classes (0: all)."),
     top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling mass (1: off)."),
     sampler_name: str = typer.Option("ancestral", "--sampler", help="Sampler: ancestral, greedy, folded, ..."),
-    batch: int = typer.Option(1, "--batch", "-b", help="Number of clips generated at once."),
+    batch: int = typer.Option(1, "--batch", "-b", help="Number of clips generated at once (1-1024)."),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="Use this .safetensors file, not the registry."),
     out: Path = typer.Option(None, "--out", "-o", help="Output .wav (default: <model>-<conditioner>-<trigger>.wav)."),
 ) -> None:
-    """Generate audio of a trigger from a registered (or given) checkpoint and write a WAV."""
-    from asmr_zoo.triggers import validate_trigger_name
+    """Generate audio of a trigger and write a WAV: from the checkpoint the registry picks for (model,
+    conditioner, trigger), from a registered --id, or from a --checkpoint file (which names its own model)."""
+    from asmr_zoo.api import MAX_BATCH, MAX_SECONDS, Generator, load, pick_trigger, resolve
 
     zoo = get_zoo()
-    zoo.component("models", model)
-    zoo.component("conditioners", conditioner)
-    sampler_cls = zoo.load("samplers", sampler_name)
-    validate_trigger_name(trigger)
-    if not 0 < seconds <= 3600:
-        raise UsageError(f"--seconds must be in (0, 3600], got {seconds}")
-    out = out or Path(f"{model}-{conditioner}-{trigger}.wav")
-    paths = _output_paths(out, batch)
-
-    from asmr_zoo.checkpoints import load_checkpoint
-
-    if checkpoint is not None:
-        net = load_checkpoint(checkpoint, expect={"model": model, "conditioner": conditioner}, zoo=zoo)
-        source = str(checkpoint)
+    note = lambda text: err_console.print(text, highlight=False)  # noqa: E731
+    if checkpoint is not None and checkpoint_id is not None:
+        raise UsageError("pass either --id or --checkpoint, not both")
+    zoo.load("samplers", sampler_name)
+    if not 0 < seconds <= MAX_SECONDS:
+        raise UsageError(f"--seconds must be in (0, {MAX_SECONDS:g}], got {seconds}")
+    if not 1 <= batch <= MAX_BATCH:
+        raise UsageError(f"--batch must be in [1, {MAX_BATCH}], got {batch}")
+    if checkpoint is not None or checkpoint_id is not None:
+        gen = load(checkpoint if checkpoint is not None else checkpoint_id, zoo)
+        found = (gen.model.name, gen.model.conditioner.name)
+        for asked, have, what in ((model, found[0], "model"), (conditioner, found[1], "conditioner")):
+            if asked is not None and asked != have:
+                raise UsageError(f"{gen.source} is a {have} {what}, not '{asked}'; drop the {what} or pick another")
+        model, conditioner = found
+        trigger = pick_trigger(trigger, gen.triggers, note)
     else:
-        entry = _registry(zoo).resolve(model, conditioner, trigger)
-        net = entry.load(zoo)
-        source = entry.id
-    sampler = sampler_cls(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, batch=batch)
-    cond = net.conditioner.encode([trigger] * batch)
-    num_samples = max(1, round(seconds * net.sample_rate))
+        if model is None:
+            raise UsageError("name a model (e.g. `asmr-zoo run wavenet ...`), or pass --id or --checkpoint")
+        conditioner = conditioner or "none"
+        entry, trigger = resolve(model, conditioner, trigger, zoo, note)
+        gen = None
+    paths = _output_paths(out or Path(f"{model}-{conditioner}-{trigger}.wav"), batch)
+    if gen is None:
+        gen = Generator(entry.load(zoo), entry.id, list(entry.triggers))
+    num_samples = max(1, round(seconds * gen.sample_rate))
     with _progress("generating") as progress:
-        task = progress.add_task(f"{model}/{conditioner} {trigger}", total=None)
-        wav = sampler.generate(
-            net, num_samples, cond, lambda done, total: progress.update(task, completed=done, total=total)
+        task = progress.add_task(f"{model}/{conditioner} {trigger}", total=num_samples)
+        wav = gen.generate(
+            trigger,
+            seconds=seconds,
+            seed=seed,
+            batch=batch,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            sampler=sampler_name,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     from asmr_zoo.audio import write_audio
 
-    for path, clip in zip(paths, wav.numpy(), strict=True):
-        write_audio(path, clip, net.sample_rate)
+    for path, clip in zip(paths, wav, strict=True):
+        write_audio(path, clip, gen.sample_rate)
         err_console.print(
-            f"wrote {path} ({num_samples / net.sample_rate:.2f} s at {net.sample_rate} Hz, from {source})"
+            f"wrote {path} ({num_samples / gen.sample_rate:.2f} s at {gen.sample_rate} Hz, from {gen.source})"
         )
 
 
@@ -221,13 +256,24 @@ def register_command(
         None, "--trigger", "-t", help="Trigger(s) it serves (default: from the checkpoint)."
     ),
     default: bool = typer.Option(True, "--default/--no-default", help="Prefer it over shipped checkpoints."),
+    force: bool = typer.Option(False, "--force", help="Replace a checkpoint already registered under this id."),
 ) -> None:
-    """Add a trained checkpoint to your user registry (copying it to ASMR_ZOO_HOME, with sha256 and metrics)."""
+    """Add a trained checkpoint to your user registry (copying it to ASMR_ZOO_HOME, with sha256 and metrics).
+
+    Safe to run concurrently (the registry is locked) and to interrupt: a replaced checkpoint's weights are
+    removed only after the new entry is in place."""
     import shutil
 
-    from asmr_zoo.checkpoints import atomic_write, read_metadata
+    from asmr_zoo.checkpoints import atomic_write, read_metadata, sha256_file
     from asmr_zoo.paths import user_home, user_registry
-    from asmr_zoo.registry import add_user_entry, entry_from_checkpoint, validate_id
+    from asmr_zoo.registry import (
+        add_user_entry,
+        entry_from_checkpoint,
+        user_entry,
+        user_registry_lock,
+        validate_id,
+        weights_file,
+    )
     from asmr_zoo.triggers import validate_trigger_name
 
     meta = read_metadata(checkpoint)
@@ -239,12 +285,108 @@ def register_command(
     for name in triggers:
         validate_trigger_name(name)
     entry_id = validate_id(checkpoint_id or checkpoint.stem.lower().replace(" ", "-"))
-    target = user_home() / "checkpoints" / f"{entry_id}.safetensors"
-    atomic_write(target, lambda tmp: shutil.copyfile(checkpoint, tmp))
-    try:
-        entry = entry_from_checkpoint(target, user_home(), entry_id, triggers, default=default)
-        add_user_entry(entry, user_registry())
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    err_console.print(f"registered '{entry_id}' ({meta['model']} / {meta['conditioner']}) in {user_registry()}")
+    registry, merged = user_registry(), _registry(get_zoo())
+    if entry_id in merged.entries and entry_id not in merged.user_ids:
+        raise UsageError(f"'{entry_id}' is a shipped checkpoint id; choose another --id")
+    with user_registry_lock(registry):
+        _clean_stale_copies(user_home() / "checkpoints")
+        old = user_entry(registry, entry_id)
+        if old is not None and not force:
+            raise UsageError(f"'{entry_id}' is already registered; pass --force to replace it, or choose another --id")
+        # Content-addressed name: a new file never overwrites the weights an existing entry points at.
+        target = user_home() / "checkpoints" / f"{entry_id}-{sha256_file(checkpoint)[:12]}.safetensors"
+        keep = old is not None and weights_file(old, registry) == target.resolve()
+        if not keep:
+            atomic_write(target, lambda tmp: shutil.copyfile(checkpoint, tmp))
+        try:
+            entry = entry_from_checkpoint(target, user_home(), entry_id, triggers, default=default)
+            _warn_if_worse(merged, entry, triggers)
+            add_user_entry(entry, registry)
+        except BaseException:
+            if not keep:
+                target.unlink(missing_ok=True)
+            raise
+        replaced = None if old is None else weights_file(old, registry)
+        if replaced is not None and replaced != target.resolve():
+            replaced.unlink(missing_ok=True)
+    verb = "replaced" if old is not None else "registered"
+    err_console.print(f"{verb} '{entry_id}' ({meta['model']} / {meta['conditioner']}) in {registry}")
+
+
+def _clean_stale_copies(folder: Path) -> None:
+    """Temp files of a killed register (atomic writes leave only ``.*.tmp`` files behind)."""
+    if folder.is_dir():
+        for stale in folder.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+
+
+def _warn_if_worse(registry: Any, entry: dict[str, Any], triggers: list[str]) -> None:
+    """Warn when the new entry's held-out bits/sample are worse than the checkpoint `run` picks today."""
+    new_bits = (entry.get("metrics") or {}).get("test_bits_per_sample")
+    for trigger in triggers:
+        current = registry.find(entry["model"], entry["conditioner"], trigger)
+        current = [e for e in current if e.id != entry["id"]]
+        old_bits = current[0].metrics.get("test_bits_per_sample") if current else None
+        if isinstance(new_bits, (int, float)) and isinstance(old_bits, (int, float)) and new_bits > old_bits:
+            err_console.print(
+                f"[yellow]warning:[/] '{entry['id']}' scores {new_bits:.3f} held-out bits/sample, worse than "
+                f"'{current[0].id}' ({old_bits:.3f}), which it displaces for {trigger}; "
+                f"use --no-default to keep '{current[0].id}' as the default",
+                highlight=False,
+            )
+            return
+
+
+@app.command("unregister")
+def unregister_command(
+    checkpoint_id: str = typer.Argument(..., metavar="ID", help="A checkpoint id of your user registry."),
+) -> None:
+    """Remove one of your checkpoints from the user registry and delete its copied weights."""
+    from asmr_zoo.paths import user_registry
+    from asmr_zoo.registry import remove_user_entry, user_registry_lock, weights_file
+
+    registry, merged = user_registry(), _registry(get_zoo())
+    if checkpoint_id in merged.entries and checkpoint_id not in merged.user_ids:
+        raise UsageError(f"'{checkpoint_id}' is a shipped checkpoint; only your own can be unregistered")
+    with user_registry_lock(registry):
+        old = remove_user_entry(checkpoint_id, registry)
+        weights = weights_file(old, registry)
+        if weights is not None:
+            weights.unlink(missing_ok=True)
+    err_console.print(f"unregistered '{checkpoint_id}' from {registry}")
+
+
+@app.command("triggers")
+def triggers_command(
+    text: str = typer.Argument(None, help="Free text to normalise, e.g. 'tapping on a wine glass'."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """The trigger taxonomy: techniques, materials, the paper's common set and the synonyms that map labels
+    found in the wild onto them; or, given TEXT, the trigger it maps to (`unknown` when it does not map)."""
+    from asmr_zoo import triggers as taxonomy
+
+    if text is not None:
+        name = taxonomy.normalise_trigger(text)
+        typer.echo(json.dumps({"text": text, "trigger": name}) if as_json else name)
+        return
+    synonyms: dict[str, dict[str, list[str]]] = {"techniques": {}, "materials": {}}
+    for kind, table in (("techniques", taxonomy.TECHNIQUE_SYNONYMS), ("materials", taxonomy.MATERIAL_SYNONYMS)):
+        for phrase, name in sorted(table.items()):
+            synonyms[kind].setdefault(name, []).append(phrase)
+    doc = {
+        "techniques": list(taxonomy.TECHNIQUES),
+        "materials": list(taxonomy.MATERIALS),
+        "common": list(taxonomy.COMMON_TRIGGERS),
+        "synonyms": synonyms,
+    }
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    typer.echo("A trigger is technique_material (e.g. tapping_glass) or a technique alone (e.g. whispering).")
+    typer.echo(f"techniques: {', '.join(doc['techniques'])}")
+    typer.echo(f"materials:  {', '.join(doc['materials'])}")
+    typer.echo(f"common set: {', '.join(doc['common'])}")
+    for kind in ("techniques", "materials"):
+        typer.echo(f"{kind[:-1]} synonyms:")
+        for name, phrases in synonyms[kind].items():
+            typer.echo(f"  {name}: {', '.join(phrases)}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -24,6 +26,30 @@ def _check_out(out: Path, resume: bool) -> None:
         raise UsageError(f"output directory {out.parent} does not exist; create it first")
     if not resume and (out.exists() or resume_path(out).exists()):
         raise UsageError(f"{out} already exists: pass --resume to continue that run, or choose another --out")
+    if resume and out.exists() and not resume_path(out).exists():
+        raise UsageError(
+            f"{out} exists but its resume file {resume_path(out).name} does not, so the run cannot be continued "
+            f"(it finished without one, or the file was made elsewhere): choose another --out"
+        )
+
+
+@contextlib.contextmanager
+def _out_lock(out: Path) -> Iterator[None]:
+    """Exclusive ownership of --out for this run: a second `train` on the same file is refused. The lock file
+    is removed when the run ends, however it ends."""
+    from filelock import FileLock, Timeout
+
+    path = out.with_name(f".{out.name}.lock")
+    lock = FileLock(str(path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise UsageError(f"another `asmr-zoo train` is writing {out}: wait for it, or choose another --out") from None
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        lock.release()
 
 
 @app.command(
@@ -56,63 +82,67 @@ def train_command(
     zoo.component("conditioners", conditioner)
     if conditioner not in model_cls.conditioners:
         raise UsageError(f"model '{model}' accepts conditioners: {', '.join(model_cls.conditioners)}")
-    _check_out(out, resume)
-    model_cfg, train_cfg, explicit = resolve_training_config(model_cls, preset, config_file, overrides or [])
-    rows = select_rows(read_dataset(data), trigger or [], data)
-    rates = sorted({r.sample_rate for r in rows})
-    if len(rates) > 1:
-        raise DataError(f"{data} mixes sample rates {rates}: re-make it with one --sample-rate")
-    if "sample_rate" in explicit and model_cfg.sample_rate != rates[0]:
-        raise DataError(
-            f"the data in {data} is at {rates[0]} Hz but model.sample_rate is {model_cfg.sample_rate}: "
-            f"re-make the data with --sample-rate {model_cfg.sample_rate} or drop the setting"
+    main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports and writes
+    owned = out.parent.is_dir() and main_process
+    with _out_lock(out) if owned else contextlib.nullcontext():  # a second run on --out is refused
+        _check_out(out, resume)
+        model_cfg, train_cfg, explicit = resolve_training_config(model_cls, preset, config_file, overrides or [])
+        rows = select_rows(read_dataset(data), trigger or [], data)
+        rates = sorted({r.sample_rate for r in rows})
+        if len(rates) > 1:
+            raise DataError(f"{data} mixes sample rates {rates}: re-make it with one --sample-rate")
+        if "sample_rate" in explicit and model_cfg.sample_rate != rates[0]:
+            raise DataError(
+                f"the data in {data} is at {rates[0]} Hz but model.sample_rate is {model_cfg.sample_rate}: "
+                f"re-make the data with --sample-rate {model_cfg.sample_rate} or drop the setting"
+            )
+        model_cfg.sample_rate = rates[0]
+        served = sorted({r.trigger for r in rows})
+        vocabulary = served if zoo.load("conditioners", conditioner).conditioned else []
+        torch.manual_seed(train_cfg.seed)
+        net = build_model(model, conditioner, vocabulary, model_cfg, zoo=zoo)
+        train_rows = [r for r in rows if r.split == "train"]
+        test_rows = [r for r in rows if r.split == "test"]
+        if not train_rows:
+            raise DataError(f"{data} has no training rows for {', '.join(served)}")
+        if not test_rows:
+            err_console.print("[yellow]warning:[/] no held-out (test) videos: no validation NLL will be reported")
+        train_clips = load_clips(train_rows, net.codec, model_cfg.sample_rate)
+        test_clips = load_clips(test_rows, net.codec, model_cfg.sample_rate)
+        minutes = {t: round(sum(r.end - r.start for r in rows if r.trigger == t) / 60, 3) for t in served}
+        extra = {
+            "triggers": served,
+            "data": {
+                "dir": str(data),
+                "origins": sorted({r.origin for r in rows}),
+                "videos": len({r.video_id for r in rows}),
+                "minutes": minutes,
+            },
+        }
+        n_params = sum(p.numel() for p in net.parameters())
+        if main_process:
+            err_console.print(f"training {model}/{conditioner} ({n_params:,} parameters) on {', '.join(served)}")
+        columns = (
+            TextColumn("step {task.completed}/{task.total}"),
+            BarColumn(),
+            TextColumn("loss {task.fields[loss]:.3f} bits  {task.fields[speed]:,.0f} samples/s"),
+            TimeRemainingColumn(),
         )
-    model_cfg.sample_rate = rates[0]
-    served = sorted({r.trigger for r in rows})
-    vocabulary = served if zoo.load("conditioners", conditioner).conditioned else []
-    torch.manual_seed(train_cfg.seed)
-    net = build_model(model, conditioner, vocabulary, model_cfg, zoo=zoo)
-    train_rows = [r for r in rows if r.split == "train"]
-    test_rows = [r for r in rows if r.split == "test"]
-    if not train_rows:
-        raise DataError(f"{data} has no training rows for {', '.join(served)}")
-    if not test_rows:
-        err_console.print("[yellow]warning:[/] no held-out (test) videos: no validation NLL will be reported")
-    train_clips = load_clips(train_rows, net.codec, model_cfg.sample_rate)
-    test_clips = load_clips(test_rows, net.codec, model_cfg.sample_rate)
-    minutes = {t: round(sum(r.end - r.start for r in rows if r.trigger == t) / 60, 3) for t in served}
-    extra = {
-        "triggers": served,
-        "data": {
-            "dir": str(data),
-            "origins": sorted({r.origin for r in rows}),
-            "videos": len({r.video_id for r in rows}),
-            "minutes": minutes,
-        },
-    }
-    main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
-    n_params = sum(p.numel() for p in net.parameters())
-    if main_process:
-        err_console.print(f"training {model}/{conditioner} ({n_params:,} parameters) on {', '.join(served)}")
-    columns = (
-        TextColumn("step {task.completed}/{task.total}"),
-        BarColumn(),
-        TextColumn("loss {task.fields[loss]:.3f} bits  {task.fields[speed]:,.0f} samples/s"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err_console, transient=True, disable=not main_process) as bar:
-        task = bar.add_task("train", total=train_cfg.steps, loss=float("nan"), speed=0.0)
+        with Progress(*columns, console=err_console, transient=True, disable=not main_process) as bar:
+            task = bar.add_task("train", total=train_cfg.steps, loss=float("nan"), speed=0.0)
 
-        def report(step: int, total: int, loss: float, speed: float) -> None:
-            bar.update(task, completed=step, loss=loss, speed=speed)
+            def report(step: int, total: int, loss: float, speed: float) -> None:
+                bar.update(task, completed=step, loss=loss, speed=speed)
 
-        result = train(net, train_cfg, train_clips, test_clips, out, resume=resume, extra=extra, progress=report)
-    if main_process:
-        bits = result.metrics.get("test_bits_per_sample")
-        summary = "no held-out data"
-        if bits is not None:
-            summary = f"held-out {bits:.3f} bits/sample (the weights of step {result.metrics.get('step', result.step)})"
-        err_console.print(f"trained to step {result.step}; wrote {out}: {summary}")
+            result = train(net, train_cfg, train_clips, test_clips, out, resume=resume, extra=extra, progress=report)
+        if main_process:
+            bits = result.metrics.get("test_bits_per_sample")
+            summary = "no held-out data"
+            if bits is not None:
+                summary = (
+                    f"held-out {bits:.3f} bits/sample (the weights of step {result.metrics.get('step', result.step)})"
+                )
+            err_console.print(f"trained to step {result.step}; wrote {out}: {summary}")
 
 
 @app.command("eval")
@@ -120,41 +150,99 @@ def eval_command(
     checkpoint: Path = typer.Argument(..., help="A .safetensors checkpoint."),
     data: Path = typer.Option(..., "--data", "-d", help="The data set whose held-out (test) videos are scored."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    seconds: float = typer.Option(1.0, "--seconds", help="Seconds generated per trigger for spectral statistics."),
+    clips: int = typer.Option(4, "--clips", help="Clips generated per trigger for the generation metrics (0: skip)."),
+    seconds: float = typer.Option(10.0, "--seconds", help="Seconds per generated clip (collapse needs >= 10)."),
     seed: int = typer.Option(0, "--seed", help="Seed for the generated audio."),
     embeddings: Path = typer.Option(None, "--embeddings", help="Write the trigger-embedding MDS plot (PNG)."),
 ) -> None:
-    """Score a checkpoint honestly: held-out bits/sample per trigger (vs unigram and uniform), own vs
-    swapped labels, spectral statistics of generated vs real audio, and the embedding plot (Figure 8)."""
+    """Score a checkpoint honestly: held-out bits/sample per trigger (vs unigram and uniform), own vs swapped
+    labels, and what generation sounds like: a trigger classifier fitted on the data set's train split
+    recognises the generated clips (accuracy, recall per trigger), onset rate, flatness and collapse to silence
+    against real held-out clips. Optionally the embedding plot (Figure 8, needs the [plot] extra)."""
     from asmr_zoo.checkpoints import load_checkpoint, read_metadata
-    from asmr_zoo.evaluation import evaluate, plot_embeddings
+    from asmr_zoo.evaluation import evaluate, plot_embeddings, require_matplotlib
 
-    if embeddings is not None and embeddings.suffix.lower() != ".png":
-        raise UsageError(f"--embeddings {embeddings} must end in .png")
+    if embeddings is not None:
+        if embeddings.suffix.lower() != ".png":
+            raise UsageError(f"--embeddings {embeddings} must end in .png")
+        require_matplotlib()
     model = load_checkpoint(checkpoint, zoo=get_zoo())
     served = json.loads(read_metadata(checkpoint).get("extra.triggers", "[]"))
-    report = evaluate(model, data, served, seconds=seconds, seed=seed)
+    with _eval_progress() as progress:
+        report = evaluate(model, data, served, clips=clips, seconds=seconds, seed=seed, progress=progress)
     if embeddings is not None:
         plot_embeddings(model, embeddings)
         report["embeddings_plot"] = str(embeddings)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    table = Table(title=f"{checkpoint.name}: held-out bits/sample", title_justify="left", show_edge=False)
-    for col in ("trigger", "own label", "best swapped", "unigram", "uniform", "log-mel dist dB", "onsets/s gen/real"):
-        table.add_column(col)
+    _print_eval(checkpoint.name, report)
+
+
+def _eval_progress():
+    """A progress bar whose description follows the stage ``evaluate`` reports."""
+    from contextlib import contextmanager
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    @contextmanager
+    def bar():
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("loading", total=1)
+            yield lambda stage, done, total: progress.update(task, description=stage, completed=done, total=total)
+
+    return bar()
+
+
+def _print_eval(name: str, report: dict) -> None:
+    table = Table(title=f"{name}: held-out bits/sample", title_justify="left", show_edge=False)
+    table.add_column("trigger", no_wrap=True)
+    for col in ("bits", "unigram", "uniform", "own vs best other label"):
+        table.add_column(col, overflow="fold")
     for trigger, row in report["triggers"].items():
         swapped = row.get("best_swapped_bits")
-        spec = row.get("spectral", {})
+        versus = "-"
+        if swapped is not None:
+            versus = f"{row['own_subset_bits']:.2f} vs {swapped:.2f} {row['best_swapped_trigger']}"
         table.add_row(
-            trigger,
-            f"{row['bits']:.3f}",
-            f"{swapped:.3f} ({row['best_swapped_trigger']})" if swapped is not None else "-",
-            f"{row['unigram_bits']:.3f}",
-            f"{report['uniform_bits']:.1f}",
-            f"{spec['log_mel_distance_db']:.2f}" if spec else "-",
-            f"{spec['onset_rate_generated']:.1f}/{spec['onset_rate_real']:.1f}" if spec else "-",
+            trigger, f"{row['bits']:.3f}", f"{row['unigram_bits']:.3f}", f"{report['uniform_bits']:.1f}", versus
         )
     console.print(table)
     if "own_label_wins" in report:
         console.print(f"own label scores best for {report['own_label_wins']}/{len(report['triggers'])} triggers")
+    gen = report.get("generation")
+    if not gen:
+        return
+    table = Table(
+        title=f"generated clips ({gen['clips_per_trigger']} x {gen['seconds']:g} s per trigger), against real",
+        title_justify="left",
+        show_edge=False,
+    )
+    table.add_column("trigger", no_wrap=True)
+    for col in ("recognised", "onsets/s gen/real", "flatness gen/real", "collapsed"):
+        table.add_column(col, overflow="fold")
+    for trigger, row in gen["triggers"].items():
+        g, r = row["generated"], row["real"]
+        table.add_row(
+            trigger,
+            "-" if row["recall"] is None else f"{row['recall']:.0%}",
+            f"{g['onset_rate']:.1f}/{r['onset_rate']:.1f}" if r else f"{g['onset_rate']:.1f}/-",
+            f"{g['flatness']:.3f}/{r['flatness']:.3f}" if r else f"{g['flatness']:.3f}/-",
+            "-" if g["collapsed"] is None else f"{g['collapsed']:.0%}",
+        )
+    console.print(table)
+    collapsed = "not measured (clips < 10 s)" if gen["collapsed"] is None else f"{gen['collapsed']:.0%}"
+    if gen["accuracy"] is None:
+        recognised = "not measured (the data set has one trigger: no classifier)"
+    else:
+        real = "-" if gen["real_accuracy"] is None else f"{gen['real_accuracy']:.0%}"
+        chance = 1 / len(gen["classifier_classes"])
+        recognised = f"{gen['accuracy']:.0%} of generated clips (real held-out clips: {real}; chance {chance:.0%})"
+    console.print(f"recognised: {recognised}; collapsed: {collapsed}")

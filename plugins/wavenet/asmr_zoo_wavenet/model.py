@@ -3,6 +3,12 @@
 Equations of the WaveNet paper implemented here:
   eq. 5  z = tanh(W_f * x) . sigmoid(W_g * x)                            gated activation
   eq. 6  z = tanh(W_f * x + V_f^T h) . sigmoid(W_g * x + V_g^T h)        global conditioning on h
+  local  z = tanh(W_f * x + V_f * y) . sigmoid(W_g * x + V_g * y)        local conditioning (WaveNet §2.5)
+
+The envelope variant (``envelope_levels > 0``; beyond the paper) adds a frame-rate loudness prior
+(``asmr_zoo.envelope``): y is the loudness of the current 10 ms frame, taken from the audio in training and
+drawn from the trigger-conditioned prior during generation, so the rhythm of a trigger (tap trains, strokes)
+no longer has to fit in the receptive field.
 
 Training runs the whole window in one parallel pass of dilated causal convolutions. Generation uses the
 fast WaveNet algorithm (Paine et al. 2016): every layer keeps a queue of its past inputs, so one step costs
@@ -15,12 +21,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from asmr_zoo.envelope import EnvelopePrior, frame_hop, frame_levels, level_value
 from asmr_zoo.errors import UsageError
 from asmr_zoo.interfaces import Codec, Conditioner, Model, ModelConfig, Pick, SamplingPolicy
 from asmr_zoo.sampling import filter_logits, pick_with_policy
@@ -46,6 +53,9 @@ class WaveNetConfig(ModelConfig):
     skip_channels: int = 128
     end_channels: int = 128
     cond_channels: int = 16  # width of the trigger embedding h (global conditioning only)
+    envelope_levels: int = 0  # > 0: a loudness prior with this many levels conditions every block locally
+    envelope_hidden: int = 128  # the prior's GRU size
+    sample_window: int = 0  # > 0: in training, the sample loss covers a crop this long (the prior: the window)
 
 
 class ResidualBlock(nn.Module):
@@ -54,6 +64,9 @@ class ResidualBlock(nn.Module):
     def __init__(self, cfg: WaveNetConfig, dilation: int, conditioned: bool, last: bool) -> None:
         super().__init__()
         r, d = cfg.residual_channels, cfg.dilation_channels
+        local = cfg.envelope_levels > 0
+        self.local_filter = nn.Conv1d(1, d, 1, bias=False) if local else None  # V_f of local conditioning
+        self.local_gate = nn.Conv1d(1, d, 1, bias=False) if local else None  # V_g
         self.dilation = dilation
         self.filter = nn.Conv1d(r, d, 2, dilation=dilation)  # W_f
         self.gate = nn.Conv1d(r, d, 2, dilation=dilation)  # W_g
@@ -62,13 +75,18 @@ class ResidualBlock(nn.Module):
         self.residual = None if last else nn.Conv1d(d, r, 1)  # the last block's residual output is unused
         self.skip = nn.Conv1d(d, cfg.skip_channels, 1)
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """x ``(B, R, T)``, h ``(B, cond_channels)`` or None -> (residual output, skip output)."""
+    def forward(
+        self, x: torch.Tensor, h: torch.Tensor | None, y: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """x ``(B, R, T)``, h ``(B, cond_channels)`` or None, y ``(B, 1, T)`` or None -> (residual, skip)."""
         padded = F.pad(x, (self.dilation, 0))  # causal: output t sees inputs t - dilation and t
         f, g = self.filter(padded), self.gate(padded)
         if h is not None:
             f = f + self.cond_filter(h).unsqueeze(-1)  # eq. 6: V_f^T h, broadcast over time
             g = g + self.cond_gate(h).unsqueeze(-1)  # eq. 6: V_g^T h
+        if y is not None:
+            f = f + self.local_filter(y)  # local conditioning: V_f * y (a 1x1 convolution)
+            g = g + self.local_gate(y)  # V_g * y
         z = torch.tanh(f) * torch.sigmoid(g)  # eq. 5 (eq. 6 with the conditioning above)
         out = x if self.residual is None else x + self.residual(z)
         return out, self.skip(z)
@@ -95,10 +113,30 @@ class WaveNetState:
     input_past: torch.Tensor  # (B, R): the input convolution's tap on the previous code
     input_table: torch.Tensor  # (2, C, R): the input convolution's taps [t - 1, t] for each code
     input_bias: torch.Tensor  # (R,)
-    context: torch.Tensor  # (B, 1 + E): [1, h], the constant tail of every block's input row
+    context: torch.Tensor  # (B, 1 + E [+ 1]): [1, h (, y)], the tail of every block's input row
     blocks: list[PackedBlock]
     z: torch.Tensor  # (B, blocks * (D + 1)): every block's [z, 1], for one skip product over all blocks
     skip: torch.Tensor  # (blocks * (D + 1), S): all skip 1x1 convs, biases in the ones rows
+    envelope: EnvelopeState | None = None  # the loudness prior's generation state (envelope variant)
+
+
+@dataclass
+class EnvelopeState:
+    """The loudness prior during generation: the last level, its GRU state, and the sample count."""
+
+    previous: torch.Tensor  # (B, 1) long: the last drawn level (the start token before frame 0)
+    gru: torch.Tensor  # (1, B, hidden)
+    h: torch.Tensor | None  # the trigger embedding the prior reads
+    t: int = 0  # samples generated so far; a new level is drawn every ``hop`` samples
+
+
+class EnvelopeLogits(NamedTuple):
+    """The envelope variant's teacher-forced output: sample logits and the prior's frame logits."""
+
+    samples: torch.Tensor  # (B, T', 1, 256) for codes[:, offset : offset + T']
+    frames: torch.Tensor  # (B, F, levels)
+    levels: torch.Tensor  # (B, F): the loudness levels of the window (the prior's targets)
+    offset: int
 
 
 class WaveNet(Model):
@@ -170,6 +208,14 @@ class WaveNet(Model):
         self.end1 = nn.Conv1d(c.skip_channels, c.end_channels, 1)
         self.end2 = nn.Conv1d(c.end_channels, classes, 1)
         self.silence_code = codec.silence[0]
+        if c.envelope_levels < 0 or c.sample_window < 0:
+            raise UsageError("envelope_levels and sample_window must be >= 0 (0 turns them off)")
+        self.hop = frame_hop(c.sample_rate)
+        self.prior = (
+            EnvelopePrior(c.envelope_levels, c.envelope_hidden, c.cond_channels if conditioner.conditioned else 0)
+            if c.envelope_levels
+            else None
+        )
 
     @property
     def receptive_field(self) -> int:
@@ -198,16 +244,44 @@ class WaveNet(Model):
             return torch.eye(self.codec.classes, dtype=weight.dtype, device=weight.device)
         return self.embed.weight
 
-    def forward(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """codes ``(B, T, 1)`` -> logits ``(B, T, 1, 256)``; logits[:, t] predicts codes[:, t]."""
-        batch = codes.shape[0]
-        h = self._trigger(cond, batch)
+    def forward(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor | EnvelopeLogits:
+        """codes ``(B, T, 1)`` -> logits ``(B, T, 1, 256)``; logits[:, t] predicts codes[:, t].
+
+        The envelope variant returns ``EnvelopeLogits``: the sample logits given the window's own loudness,
+        and the prior's logits of that loudness; in training, the sample part covers ``sample_window``."""
+        h = self._trigger(cond, codes.shape[0])
+        if self.prior is None:
+            return self._sample_logits(codes, h, None)
+        levels = frame_levels(self.codec.decode(codes), self.hop, self.prior.levels)
+        frames = self.prior(levels, h)  # p(e_k | e_<k, trigger)
+        y = level_value(levels, self.prior.levels).repeat_interleave(self.hop, dim=1)[:, None, : codes.shape[1]]
+        crop, length = self.config.sample_window, codes.shape[1]
+        if not (self.training and 0 < crop < length):
+            return EnvelopeLogits(self._sample_logits(codes, h, y), frames, levels, 0)
+        offset = int(codes[:, :64].sum()) % (length - crop + 1)  # a crop that depends only on the data
+        start = max(0, offset - self.receptive_field)  # enough context that the crop's logits are exact
+        logits = self._sample_logits(codes[:, start : offset + crop], h, y[..., start : offset + crop])
+        return EnvelopeLogits(logits[:, offset - start :], frames, levels, offset)
+
+    def loss_from_logits(self, logits: torch.Tensor | EnvelopeLogits, codes: torch.Tensor) -> torch.Tensor:
+        """Mean nats per sample; for the envelope variant, -log p(x | e) per sample plus -log p(e) spread
+        over the window's samples (a two-part code length for x)."""
+        if not isinstance(logits, EnvelopeLogits):
+            return super().loss_from_logits(logits, codes)
+        target = codes[:, logits.offset : logits.offset + logits.samples.shape[1]]
+        samples = F.cross_entropy(logits.samples.reshape(-1, self.codec.classes), target.reshape(-1))
+        frames = F.cross_entropy(
+            logits.frames.reshape(-1, self.prior.levels), logits.levels.reshape(-1), reduction="sum"
+        )
+        return samples + frames / codes.shape[:2].numel()
+
+    def _sample_logits(self, codes: torch.Tensor, h: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor:
         shifted = F.pad(codes[..., 0], (1, -1), value=self.silence_code)  # x[t] = codes[t - 1], silence first
         x = F.embedding(shifted, self._input_weights()).transpose(1, 2)  # (B, input_channels, T)
         x = self.input_conv(F.pad(x, (1, 0)))
         skips = 0
         for block in self.blocks:
-            x, skip = block(x, h)
+            x, skip = block(x, h, y)
             skips = skips + skip
         logits = self.end2(F.relu(self.end1(F.relu(skips))))  # relu -> 1x1 -> relu -> 1x1, no softmax
         return logits.transpose(1, 2).unsqueeze(2)
@@ -221,6 +295,8 @@ class WaveNet(Model):
         weight = self.input_conv.weight  # (R, input_channels, 2)
         d = self.config.dilation_channels
         context = weight.new_ones(batch, 1) if h is None else torch.cat([weight.new_ones(batch, 1), h], dim=1)
+        if self.prior is not None:
+            context = torch.cat([context, weight.new_zeros(batch, 1)], dim=1)  # y, set as frames are drawn
         z = weight.new_ones(batch, len(self.blocks), d + 1)
         blocks, skips = [], []
         for i, block in enumerate(self.blocks):
@@ -229,6 +305,8 @@ class WaveNet(Model):
             rows = [filter_gate[..., 0].t(), filter_gate[..., 1].t(), bias[None]]
             if h is not None:
                 rows.append(torch.cat([block.cond_filter.weight, block.cond_gate.weight]).t())  # V of eq. 6
+            if self.prior is not None:
+                rows.append(torch.cat([block.local_filter.weight, block.local_gate.weight])[..., 0].t())  # V * y
             residual = None
             if block.residual is not None:
                 residual = torch.cat([block.residual.weight[..., 0].t(), block.residual.bias[None]])
@@ -246,6 +324,9 @@ class WaveNet(Model):
             )
             skips.append(torch.cat([block.skip.weight[..., 0].t(), block.skip.bias[None]]))
         zeros = weight.new_zeros(batch, weight.shape[0])
+        envelope = None
+        if self.prior is not None:
+            envelope = EnvelopeState(*self.prior.start(batch, weight.device), h)
         return WaveNetState(
             queues=[deque([zeros] * block.dilation, maxlen=block.dilation) for block in self.blocks],
             input_past=zeros,
@@ -255,11 +336,28 @@ class WaveNet(Model):
             blocks=blocks,
             z=z.view(batch, -1),
             skip=torch.cat(skips),
+            envelope=envelope,
         )
 
     @torch.no_grad()
-    def step_logits(self, code: torch.Tensor, state: WaveNetState) -> torch.Tensor:
-        """Consume the previous codes ``(B,)``; return the next sample's logits ``(B, 256)``."""
+    def step_logits(
+        self,
+        code: torch.Tensor,
+        state: WaveNetState,
+        pick_level: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Consume the previous codes ``(B,)``; return the next sample's logits ``(B, 256)``. The envelope
+        variant draws the next frame's loudness with ``pick_level(prior logits (B, levels)) -> (B,)`` at
+        every frame start."""
+        env = state.envelope
+        if env is not None:
+            if env.t % self.hop == 0:
+                if pick_level is None:
+                    raise UsageError("the envelope variant needs pick_level to draw its loudness frames")
+                level_logits, env.gru = self.prior.step(env.previous, env.gru, env.h)
+                env.previous = pick_level(level_logits).view(-1, 1)
+                state.context[:, -1:] = level_value(env.previous, self.prior.levels)
+            env.t += 1
         x = state.input_past + state.input_table[1, code] + state.input_bias  # causal input conv, kernel 2
         state.input_past = state.input_table[0, code]
         for queue, block in zip(state.queues, state.blocks, strict=True):
@@ -286,8 +384,9 @@ class WaveNet(Model):
         out = torch.empty(batch, num_samples, 1, dtype=torch.long)
         code = torch.full((batch,), self.silence_code, dtype=torch.long)
         every = max(1, num_samples // 200)
+        pick_level = lambda logits: sample(logits, policy)  # noqa: E731
         for t in range(num_samples):
-            code = sample(self.step_logits(code, state), policy)
+            code = sample(self.step_logits(code, state, pick_level), policy)
             out[:, t, 0] = code
             if progress is not None and ((t + 1) % every == 0 or t + 1 == num_samples):
                 progress(t + 1, num_samples)
@@ -296,8 +395,9 @@ class WaveNet(Model):
     def step(
         self, prev: torch.Tensor, state: WaveNetState, pick: Pick
     ) -> tuple[torch.Tensor, torch.Tensor, WaveNetState]:
-        """One cached step: previous codes ``(B, 1)`` -> (codes ``(B, 1)``, logits ``(B, 1, 256)``, state)."""
-        logits = self.step_logits(prev[:, 0], state)
+        """One cached step: previous codes ``(B, 1)`` -> (codes ``(B, 1)``, logits ``(B, 1, 256)``, state).
+        The envelope variant's loudness levels are picked as head 1 (after the sample's head 0)."""
+        logits = self.step_logits(prev[:, 0], state, lambda level_logits: pick(level_logits, 1))
         return pick(logits, 0).unsqueeze(1), logits.unsqueeze(1), state
 
 
@@ -328,6 +428,8 @@ def generate_naive(
     codes ``(B, num_samples, 1)`` and their logits ``(B, num_samples, 1, 256)``. It picks with
     ``pick_with_policy``: with the same policy and seed it draws what ``step`` with that pick draws.
     """
+    if model.prior is not None:
+        raise UsageError("generate_naive has no envelope prior; use the cached generation")
     policy = policy or SamplingPolicy()
     batch = batch if cond is None else cond.shape[0]
     prompt = torch.empty(batch, 0, 1, dtype=torch.long) if prompt is None else prompt

@@ -6,8 +6,8 @@ and about 30 element-wise ops. Eager PyTorch pays Python plus dispatch on every 
 whole loop without returning to Python (about 1.5 us per op remains). R in fp32 at hidden 896 is 9.6 MB,
 more than the two 2 MB L2 caches, so its mat-vec streams from L3 (~200 us); int8 weights (2.4 MB, fbgemm
 dynamic quantization, per-row scales) stay in L2 (~50 us). bf16 halves the bytes but its batch-1 kernels
-are slower than int8 here. Rows are reordered so each half's gates are contiguous, and the [-1, 1] input
-scaling is folded into the weights.
+are slower than int8 here. Rows are reordered so each half's gates are contiguous. The previous codes enter
+G scaled to [-1, 1] like the state, so int8's per-vector input quantization stays fine-grained.
 
 Sampling draws from the same distribution as ``asmr_zoo.sampling.pick_with_policy``: temperature, then
 top-k, then nucleus filtering, then the Gumbel-max trick (argmax of logits + Gumbel noise is a sample of
@@ -112,9 +112,11 @@ class FusedCell(nn.Module):
         self.register_buffer("order", torch.arange(3 * hidden).view(3, 2, half).transpose(0, 1).reshape(-1))
         is_e = torch.arange(3 * hidden).view(2, 3, half)[:, 2].reshape(-1)  # e rows in the new order
         weight_ih = model._masked_input_weight().detach()[self.order]
-        scale = 2.0 / (model.codec.classes - 1)  # codec.scale(c) = c * scale - 1: folded into the weights
-        w_x = weight_ih[:, :2] * scale  # I* [c_{t-1}, f_{t-1}] on raw codes
-        offset = -weight_ih[:, :3].sum(1)  # the "- 1" of the scaling, for all three inputs
+        scale = 2.0 / (model.codec.classes - 1)  # codec.scale(c) = c * scale - 1
+        # G reads [c_{t-1}, f_{t-1}] scaled to [-1, 1], like h: with int8 weights the input row is quantized
+        # as one vector, and raw codes (0..255) beside h would leave h a quantization step of about 2.
+        w_x = weight_ih[:, :2]  # I* [c_{t-1}, f_{t-1}]
+        offset = -weight_ih[:, 2]  # the "- 1" of c_t's scaling, folded into the bias (c_t enters raw)
         not_e = torch.ones(3 * hidden, 1)
         not_e[is_e] = 0
         weight = torch.cat([model.gru.weight_hh_l0.detach()[self.order], w_x * not_e], dim=1)
@@ -132,6 +134,7 @@ class FusedCell(nn.Module):
         self.O3 = _linear(model.O3.weight, model.O3.bias, precision)
         self.O4 = _linear(model.O4.weight, model.O4.bias, precision)
         self.half = half
+        self.scale = scale
 
     def forward(
         self,
@@ -156,12 +159,13 @@ class FusedCell(nn.Module):
         b_e = cond_e + self.b_e
         noise_c, noise_f = noise[:, 0].unbind(0), noise[:, 1].unbind(0)
         c_t, f_t = prev[:, :1].float(), prev[:, 1:].float()
+        c_s, f_s = c_t * self.scale - 1.0, f_t * self.scale - 1.0  # scaled to [-1, 1]
         h_c, h_f = h[:, :n], h[:, n:]
         coarse: list[torch.Tensor] = []
         fine: list[torch.Tensor] = []
         logits: list[torch.Tensor] = []
         for t in range(steps):
-            hx = torch.cat([h_c, h_f, c_t, f_t], dim=1)
+            hx = torch.cat([h_c, h_f, c_s, f_s], dim=1)
             g = self.G(hx)
             if cond_g is not None:
                 g = g + cond_g
@@ -177,6 +181,7 @@ class FusedCell(nn.Module):
             else:
                 c = _pick(coarse_logits, noise_c[t], inv_temp, top_k, top_p)
             c_t = c.float()
+            c_s = c_t * self.scale - 1.0
             ru_f = torch.addcmul(ru_f, c_t, self.w_ct_ru)
             h_f = _cell(ru_f, r_e_f, torch.addcmul(i_e_f, c_t, self.w_ct_e), h_f)
             fine_logits = self.O4(self.O3.forward_relu(h_f))
@@ -187,7 +192,7 @@ class FusedCell(nn.Module):
                 f = fine_logits.argmax(dim=1, keepdim=True)
             else:
                 f = _pick(fine_logits, noise_f[t], inv_temp, top_k, top_p)
-            f_t = f.float()
+            f_s = f.float() * self.scale - 1.0
             coarse.append(c)
             fine.append(f)
         out_logits = torch.stack(logits, dim=1) if len(logits) > 0 else torch.empty(0)

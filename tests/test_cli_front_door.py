@@ -1,0 +1,122 @@
+"""The CLI as a new user meets it: `run --id` / `--checkpoint FILE` alone, free-text triggers, "did you mean",
+`triggers`, tables that never cut ids, and the user registry's register / --force / unregister, concurrent
+registers under one lock, and a failed re-register that keeps the registered weights."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from asmr_zoo.registry import read_registry_file
+
+CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
+WHISPER = CHECKPOINTS / "wavenet-none-whispering.safetensors"
+
+
+def one_line_error(result: subprocess.CompletedProcess, message: str) -> None:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+
+
+def test_run_by_id_and_by_file_alone(cli, tmp_path, zoo_home) -> None:
+    by_id = cli("run", "--id", "wavenet-none-whispering", "-s", "0.1", "--seed", "1", "-o", "a.wav")
+    assert by_id.returncode == 0, by_id.stderr
+    assert "from wavenet-none-whispering" in by_id.stderr
+    by_file = cli("run", "--checkpoint", str(WHISPER), "-s", "0.1", "--seed", "1", "-o", "b.wav")
+    assert by_file.returncode == 0, by_file.stderr  # model, conditioner and its one trigger come from the file
+    assert (sf.read(tmp_path / "a.wav")[0] == sf.read(tmp_path / "b.wav")[0]).all()  # same weights, same seed
+    one_line_error(cli("run", "wavernn", "--id", "wavenet-none-whispering", "-o", "c.wav"), "is a wavenet model")
+    one_line_error(cli("run", "--id", "no-such-id", "-o", "c.wav"), "no checkpoint with id 'no-such-id'")
+    one_line_error(cli("run", "-t", "whispering", "-o", "c.wav"), "name a model")
+    assert not (tmp_path / "c.wav").exists()
+
+
+def test_free_text_trigger_is_normalised_with_a_note(cli, tmp_path, zoo_home) -> None:
+    result = cli("run", "wavernn", "-c", "concat", "-t", "glass tapping", "-s", "0.05", "-o", "g.wav")
+    assert result.returncode == 0, result.stderr
+    assert 'using tapping_glass for "glass tapping"' in result.stderr
+    result = cli("run", "wavernn", "-c", "concat", "-t", "tapping_glas", "-s", "0.05", "-o", "x.wav")
+    one_line_error(result, "(did you mean 'tapping_glass'?); available triggers: brushing_cork")
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_triggers_command(cli) -> None:
+    doc = json.loads(cli("triggers", "--json").stdout)
+    assert "tapping" in doc["techniques"] and "sponge_mic" in doc["materials"] and len(doc["common"]) == 11
+    assert "knocking" in doc["synonyms"]["techniques"]["tapping"]
+    assert cli("triggers", "Tapping on a wine glass").stdout.strip() == "tapping_glass"
+    assert cli("triggers", "talking about my day").stdout.strip() == "unknown"
+
+
+def test_piped_list_never_cuts_ids_and_says_what_run_picks(cli) -> None:
+    out = cli("list", "--kind", "checkpoints", env={"COLUMNS": "80"}).stdout
+    rows = {line.split("\t")[0]: line.split("\t") for line in out.splitlines()[2:]}
+    assert "wavernn-none-scratching-sponge-mic" in rows
+    assert rows["wavernn-concat"][2] == "11 common triggers"
+    assert rows["wavernn-concat"][-1] == "yes"
+    assert max(len(line) for line in out.splitlines()) > 80  # not folded to the width, not truncated
+
+
+def zoo(home: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ASMR_ZOO_HOME": str(home), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "asmr_zoo", *args], capture_output=True, text=True, env=env, cwd=cwd)
+
+
+def with_metadata(src: Path, dst: Path, **changes: str) -> Path:
+    with safe_open(str(src), framework="pt") as fh:
+        meta = dict(fh.metadata())
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
+    meta.update({f"asmr_zoo.{k}": v for k, v in changes.items()})
+    save_file(tensors, str(dst), metadata=meta)
+    return dst
+
+
+def test_register_force_unregister_keep_data_safe(tmp_path) -> None:
+    home = tmp_path / "home"
+    assert zoo(home, "register", str(WHISPER), "--id", "mine", cwd=tmp_path).returncode == 0
+    one_line_error(zoo(home, "register", str(WHISPER), "--id", "mine", cwd=tmp_path), "pass --force")
+    one_line_error(zoo(home, "register", str(WHISPER), "--id", "wavenet-global", cwd=tmp_path), "shipped")
+    # A re-register whose checkpoint fails validation leaves the registered one intact and runnable.
+    broken = with_metadata(WHISPER, tmp_path / "broken.safetensors", sample_rate="abc")
+    one_line_error(zoo(home, "register", str(broken), "--id", "mine", "--force", cwd=tmp_path), "malformed")
+    run = zoo(home, "run", "--id", "mine", "-s", "0.05", "-o", "m.wav", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    # --force with another file replaces the entry, then removes the old weights.
+    (old,) = read_registry_file(home / "registry.yaml")[0]
+    other = with_metadata(WHISPER, tmp_path / "other.safetensors", **{"extra.note": '"x"'})
+    replaced = zoo(home, "register", str(other), "--id", "mine", "--force", cwd=tmp_path)
+    assert replaced.returncode == 0 and "replaced 'mine'" in replaced.stderr
+    (new,) = read_registry_file(home / "registry.yaml")[0]
+    assert new.path.is_file() and not old.path.exists()
+    one_line_error(zoo(home, "unregister", "wavenet-global", cwd=tmp_path), "only your own")
+    gone = zoo(home, "unregister", "mine", cwd=tmp_path)
+    assert gone.returncode == 0, gone.stderr
+    assert read_registry_file(home / "registry.yaml")[0] == [] and not new.path.exists()
+    assert [p.name for p in (home / "checkpoints").iterdir()] == []
+
+
+def test_concurrent_registers_all_land(tmp_path) -> None:
+    home = tmp_path / "home"
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: zoo(home, "register", str(WHISPER), "--id", f"c{i}", cwd=tmp_path), range(8)))
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+    entries, _ = read_registry_file(home / "registry.yaml")
+    assert sorted(e.id for e in entries) == [f"c{i}" for i in range(8)]
+    assert len(list((home / "checkpoints").glob("*.safetensors"))) == 8
+
+
+@pytest.mark.parametrize("change", [{"vocabulary": "[not json"}, {"config": "{"}])
+def test_broken_json_metadata_is_a_one_line_error(cli, tmp_path, zoo_home, change) -> None:
+    broken = with_metadata(WHISPER, tmp_path / "b.safetensors", **change)
+    one_line_error(cli("run", "--checkpoint", str(broken), "-o", "x.wav"), "is not valid JSON")
+    one_line_error(cli("register", str(broken)), "is not valid JSON")

@@ -1,0 +1,123 @@
+"""The envelope variant of WaveNet (a frame-rate loudness prior + local conditioning): the levels, the prior's
+causality, cached generation against the teacher-forced pass, the two-part loss, gradients, save/load."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from asmr_zoo.checkpoints import load_checkpoint, save_checkpoint
+from asmr_zoo.envelope import EnvelopePrior, frame_levels, level_value
+from asmr_zoo.factory import build_model
+from asmr_zoo.interfaces import SamplingPolicy
+from asmr_zoo.plugins import get_zoo
+from asmr_zoo_wavenet.model import EnvelopeLogits
+
+TRIGGERS = ["tapping_glass", "whispering"]
+HOP = 160  # 16 kHz: 10 ms frames
+
+
+def tiny(conditioner: str = "global", **overrides) -> torch.nn.Module:
+    torch.manual_seed(0)
+    vocabulary = TRIGGERS if conditioner == "global" else []
+    config = {"envelope_levels": 12, "envelope_hidden": 16, "sample_rate": 16000, **overrides}
+    return build_model("wavenet", conditioner, vocabulary, config, preset="tiny").eval()
+
+
+def codes_for(batch: int, steps: int) -> torch.Tensor:
+    """Codes with a real loudness contour: noise under a slow swell, mu-law encoded."""
+    gen = torch.Generator().manual_seed(1)
+    t = torch.arange(steps) / 16000
+    wav = 0.5 * torch.sin(2 * math.pi * 3 * t) ** 2 * torch.randn(batch, steps, generator=gen).clamp(-2, 2) / 2
+    return get_zoo().load("codecs", "mulaw8")().encode(wav)  # (B, T, 1)
+
+
+def test_frame_levels_follow_the_loudness() -> None:
+    wav = torch.cat([torch.zeros(1, 320), 0.5 * torch.ones(1, 320), 0.01 * torch.ones(1, 100)], dim=1)
+    levels = frame_levels(wav, 160, 48)
+    assert levels.shape == (1, 5)  # the last, partial frame counts too
+    assert levels[0, 0] == levels[0, 1] == 0  # silence: the floor
+    assert levels[0, 2] == levels[0, 3] == int((20 * math.log10(0.5) + 72) / 1.5)  # -6 dB
+    assert levels[0, 4] == int((-40 + 72) / 1.5)  # -40 dB, over 100 samples only
+    values = level_value(torch.arange(48), 48)
+    assert values.min() > -1 and values.max() < 1 and (values.diff() > 0).all()
+
+
+def test_prior_is_causal_over_frames() -> None:
+    prior = EnvelopePrior(10, 8, 0)
+    levels = torch.randint(0, 10, (1, 12), requires_grad=False)
+    emb = prior.embed.weight
+    logits = prior(levels, None)
+    changed = levels.clone()
+    changed[0, 6] = (changed[0, 6] + 1) % 10
+    other = prior(changed, None)
+    assert torch.allclose(logits[:, :7], other[:, :7])  # frames 0..6 do not see level 6
+    assert not torch.allclose(logits[:, 7], other[:, 7])
+    assert emb.shape[0] == 11  # the start token
+
+
+@pytest.mark.parametrize("conditioner", ["none", "global"])
+def test_cached_generation_matches_the_teacher_forced_pass(conditioner) -> None:
+    model = tiny(conditioner)
+    codes = codes_for(2, 3 * HOP + 37)
+    cond = None if conditioner == "none" else torch.tensor([0, 1])
+    with torch.no_grad():
+        out = model(codes, cond)
+        assert isinstance(out, EnvelopeLogits) and out.offset == 0
+        state = model.init_state(2, cond)
+        levels = iter(out.levels.unbind(1))
+        frame_logits, step_logits = [], []
+        code = torch.full((2,), model.silence_code)
+
+        def forced_level(logits: torch.Tensor) -> torch.Tensor:
+            frame_logits.append(logits)
+            return next(levels)
+
+        for t in range(codes.shape[1]):
+            step_logits.append(model.step_logits(code, state, forced_level))
+            code = codes[:, t, 0]
+    assert (torch.stack(step_logits, 1) - out.samples[:, :, 0]).abs().max() < 1e-4
+    assert (torch.stack(frame_logits, 1) - out.frames).abs().max() < 1e-4
+
+
+def test_training_crop_gives_the_same_logits_as_the_whole_window() -> None:
+    model = tiny(sample_window=200)
+    codes, cond = codes_for(2, 900), torch.tensor([1, 0])
+    with torch.no_grad():
+        full = model(codes, cond)
+        model.train()
+        cropped = model(codes, cond)
+    assert cropped.samples.shape[1] == 200 and cropped.offset > 0
+    expected = full.samples[:, cropped.offset : cropped.offset + 200]
+    assert (cropped.samples - expected).abs().max() < 1e-4
+    assert torch.equal(cropped.levels, full.levels)
+
+
+def test_loss_is_a_two_part_code_length_and_reaches_every_parameter() -> None:
+    model = tiny().train()
+    codes, cond = codes_for(2, 640), torch.tensor([0, 1])
+    out = model(codes, cond)
+    loss = model.loss_from_logits(out, codes)
+    samples = torch.nn.functional.cross_entropy(out.samples.reshape(-1, 256), codes.reshape(-1))
+    frames = torch.nn.functional.cross_entropy(out.frames.reshape(-1, 12), out.levels.reshape(-1), reduction="sum")
+    assert torch.allclose(loss, samples + frames / codes.shape[:2].numel())
+    loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing
+
+
+def test_save_load_round_trip_and_seeded_generation(tmp_path) -> None:
+    model = tiny()
+    path = tmp_path / "env.safetensors"
+    save_checkpoint(path, model)
+    loaded = load_checkpoint(path, zoo=get_zoo()).eval()
+    codes, cond = codes_for(1, 400), torch.tensor([1])
+    with torch.no_grad():
+        assert torch.equal(model(codes, cond).samples, loaded(codes, cond).samples)
+        runs = []
+        for net in (model, loaded):
+            policy = SamplingPolicy(generator=torch.Generator().manual_seed(4))
+            runs.append(net.generate_fast(500, net.init_state(1, cond), policy))
+    assert torch.equal(*runs)

@@ -83,8 +83,10 @@ class Generator:
         sampler: str = "ancestral",
         progress: Callable[[int, int], None] | None = None,
         note: Note | None = None,
+        sampler_options: dict[str, Any] | None = None,
     ) -> np.ndarray:
-        """``batch`` clips of ``seconds`` of ``trigger`` as float32 ``(batch, samples)`` in [-1, 1]."""
+        """``batch`` clips of ``seconds`` of ``trigger`` as float32 ``(batch, samples)`` in [-1, 1];
+        ``sampler_options`` go to the sampler (e.g. ``{"fold_length": 8000}`` for ``folded``)."""
         import math
 
         from asmr_zoo.plugins import get_zoo
@@ -95,7 +97,12 @@ class Generator:
             raise UsageError(f"batch must be in [1, {MAX_BATCH}], got {batch}")
         trigger = pick_trigger(trigger, self.triggers, note)
         sampler_cls = get_zoo().load("samplers", sampler)
-        policy = sampler_cls(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, batch=batch)
+        try:
+            policy = sampler_cls(
+                temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, batch=batch, **(sampler_options or {})
+            )
+        except TypeError as exc:  # e.g. a string where the sampler compares numbers
+            raise UsageError(f"bad option for sampler '{sampler}': {exc}") from None
         cond = self.model.conditioner.encode([trigger] * batch)
         num_samples = max(1, round(seconds * self.sample_rate))
         return policy.generate(self.model, num_samples, cond, progress).float().numpy()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import math
+import warnings
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -96,6 +99,13 @@ class PolicySampler(Sampler):
                 codes = model.generate_fast(num_samples, state, self.policy, progress)
                 if codes is not None:
                     return codes
+            elif type(model).generate_fast is not Model.generate_fast:
+                warnings.warn(
+                    f"sampler '{self.name}' picks with its own pick(), so {model.name}'s fast generation loop is "
+                    f"off: generating step by step (slower)",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             out = torch.empty(batch, num_samples, model.codec.heads, dtype=torch.long)
             prev = torch.tensor(model.codec.silence, dtype=torch.long).expand(batch, -1)
             every = max(1, num_samples // 200)
@@ -169,3 +179,39 @@ def crossfade(folds: torch.Tensor, hop: int) -> torch.Tensor:
             fold[:, -overlap:] *= fade_in.flip(0)
         out[:, i * hop : i * hop + length] += fold
     return out
+
+
+POLICY_OPTIONS = ("temperature", "top_k", "top_p", "seed", "batch")
+
+
+def sampler_options(sampler_cls: type, pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` strings -> keyword arguments of ``sampler_cls`` (values parsed as YAML scalars), checked
+    against its constructor: an unknown key is an error that lists the sampler's own options."""
+    import yaml
+
+    accepted = {
+        name
+        for cls in sampler_cls.__mro__
+        if "__init__" in vars(cls)
+        for name, param in inspect.signature(cls.__init__).parameters.items()
+        if param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD) and name != "self"
+    } - set(POLICY_OPTIONS)
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise UsageError(f"--sampler-option '{pair}' must look like key=value, e.g. fold_length=8000")
+        if key in POLICY_OPTIONS:
+            raise UsageError(f"--sampler-option {key}: use the --{key.replace('_', '-')} option instead")
+        if key not in accepted:
+            own = ", ".join(sorted(accepted)) or "none"
+            raise UsageError(f"sampler '{sampler_cls.name}' has no option '{key}'; its options: {own}")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"--sampler-option {key} must be a finite number, got {raw}")
+        options[key] = value
+    return options

@@ -120,3 +120,32 @@ def test_broken_json_metadata_is_a_one_line_error(cli, tmp_path, zoo_home, chang
     broken = with_metadata(WHISPER, tmp_path / "b.safetensors", **change)
     one_line_error(cli("run", "--checkpoint", str(broken), "-o", "x.wav"), "is not valid JSON")
     one_line_error(cli("register", str(broken)), "is not valid JSON")
+
+
+def test_sampler_options_from_the_cli(cli, tmp_path, zoo_home) -> None:
+    base = ("run", "wavernn", "-c", "concat", "-t", "tapping_glass", "--sampler", "folded", "-s", "0.5")
+    ok = cli(*base, "--sampler-option", "fold_length=2000", "--sampler-option", "overlap=200", "-o", "f.wav")
+    assert ok.returncode == 0, ok.stderr
+    assert len(sf.read(tmp_path / "f.wav")[0]) == 8000
+    one_line_error(cli(*base, "--sampler-option", "fold=2000", "-o", "x.wav"), "its options: fold_length, overlap")
+    one_line_error(cli(*base, "--sampler-option", "fold_length=abc", "-o", "x.wav"), "bad option for sampler")
+    one_line_error(cli(*base, "--sampler-option", "temperature=2", "-o", "x.wav"), "use the --temperature option")
+    one_line_error(cli(*base, "--sampler-option", "novalue", "-o", "x.wav"), "must look like key=value")
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_a_sampler_with_its_own_pick_warns_that_the_fast_loop_is_off() -> None:
+    import torch
+
+    from asmr_zoo.factory import build_model
+    from asmr_zoo.sampling import AncestralSampler, pick_with_policy
+
+    class Custom(AncestralSampler):
+        name = "custom"
+
+        def pick(self, logits: torch.Tensor, head: int) -> torch.Tensor:
+            return pick_with_policy(logits, self.policy)
+
+    model = build_model("wavernn", "none", [], {"hidden": 16}).eval()
+    with pytest.warns(RuntimeWarning, match="fast generation loop is off"):
+        Custom(seed=0).generate(model, 10, None)

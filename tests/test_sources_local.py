@@ -311,3 +311,25 @@ def test_data_help_and_listing_stay_torch_free(cli: Any) -> None:
     listing = cli("list")
     for name in ("youtube", "folder", "manifest", "synthetic"):
         assert name in listing.stdout
+
+
+def test_folder_files_whose_ids_would_collide_are_all_imported(tmp_path: Path, cli: Any) -> None:
+    """take.wav + take.flac, tapping_glass-x/y.wav + tapping_glass/x-y.wav, one path under two roots."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    rng = np.random.default_rng(0)
+    for path in [
+        one / "tapping_glass" / "take.wav",
+        one / "tapping_glass" / "take.flac",
+        one / "tapping_glass-x" / "y.wav",
+        one / "tapping_glass" / "x-y.wav",
+        one / "whispering" / "a.wav",
+        two / "whispering" / "a.wav",
+    ]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(path), 0.3 * rng.standard_normal(16000), 16000)
+    result = cli("data", "folder", str(one), str(two), "--out", str(tmp_path / "data"), "--min-seconds", "0.5")
+    assert result.returncode == 0, result.stderr
+    rows = read_manifest(tmp_path / "data")
+    assert len(rows) == 6 and len({r.video_id for r in rows}) == 6, [r.video_id for r in rows]
+    again = cli("data", "folder", str(one), str(two), "--out", str(tmp_path / "data"), "--min-seconds", "0.5")
+    assert again.returncode == 0 and len(read_manifest(tmp_path / "data")) == 6  # reruns are idempotent

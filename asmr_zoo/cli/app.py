@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -42,7 +43,13 @@ def build_app() -> typer.Typer:
     return app
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one ``warning: ...`` line on stderr, without the source line Python shows."""
+    typer.secho(f"warning: {message}", fg="yellow", err=True)
+
+
 def main() -> None:
+    warnings.showwarning = _show_warning
     try:
         build_app()(standalone_mode=True)
     except AsmrZooError as exc:

@@ -191,6 +191,9 @@ def run_command(
     top_k: int = typer.Option(0, "--top-k", help="Keep only the k most likely classes (0: all)."),
     top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling mass (1: off)."),
     sampler_name: str = typer.Option("ancestral", "--sampler", help="Sampler: ancestral, greedy, folded, ..."),
+    sampler_option: list[str] = typer.Option(
+        None, "--sampler-option", help="A sampler's own setting, key=value (repeatable), e.g. fold_length=8000."
+    ),
     batch: int = typer.Option(1, "--batch", "-b", help="Number of clips generated at once (1-1024)."),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="Use this .safetensors file, not the registry."),
     out: Path = typer.Option(None, "--out", "-o", help="Output .wav (default: <model>-<conditioner>-<trigger>.wav)."),
@@ -203,7 +206,9 @@ def run_command(
     note = lambda text: err_console.print(text, highlight=False)  # noqa: E731
     if checkpoint is not None and checkpoint_id is not None:
         raise UsageError("pass either --id or --checkpoint, not both")
-    zoo.load("samplers", sampler_name)
+    from asmr_zoo.sampling import sampler_options
+
+    options = sampler_options(zoo.load("samplers", sampler_name), sampler_option or [])
     if not 0 < seconds <= MAX_SECONDS:
         raise UsageError(f"--seconds must be in (0, {MAX_SECONDS:g}], got {seconds}")
     if not 1 <= batch <= MAX_BATCH:
@@ -237,6 +242,7 @@ def run_command(
             top_k=top_k,
             top_p=top_p,
             sampler=sampler_name,
+            sampler_options=options,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     from asmr_zoo.audio import write_audio

@@ -7,6 +7,8 @@ Each file counts as one video for the train/test split.
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -49,6 +51,7 @@ class FolderSource(UnitSource):
     description = "audio files in <dir>/<trigger>/ folders"
 
     def units(self, items: Sequence[str]) -> Iterator[Unit]:
+        found: list[tuple[str, list[Path]]] = []
         for item in items:
             root = Path(item)
             files = (
@@ -56,12 +59,23 @@ class FolderSource(UnitSource):
                 if root.is_dir()
                 else []
             )
+            found.append((item, files))
+        ids = Counter(_base_id(path) for _, files in found for path in files)
+        for item, files in found:
             if not files:
+                root = Path(item)
                 yield Unit(
                     root.name or item,
                     item,
                     raiser(DataError(f"no audio files found in {root}: expected {root}/<trigger>/*.wav or *.flac")),
                 )
             for path in files:
-                video_id = f"{path.parent.name}-{path.stem}"
+                video_id = _base_id(path)
+                if ids[video_id] > 1:  # take.wav + take.flac, a-x/y.wav + a/x-y.wav, one path in two roots
+                    video_id += "-" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
                 yield Unit(video_id, str(path), lambda p=path, v=video_id: _load_file(p, p.parent.name, v))
+
+
+def _base_id(path: Path) -> str:
+    """``<folder>-<file stem>``: the video id of a file, unless another file of the run derives the same."""
+    return f"{path.parent.name}-{path.stem}"

@@ -333,3 +333,14 @@ def test_folder_files_whose_ids_would_collide_are_all_imported(tmp_path: Path, c
     assert len(rows) == 6 and len({r.video_id for r in rows}) == 6, [r.video_id for r in rows]
     again = cli("data", "folder", str(one), str(two), "--out", str(tmp_path / "data"), "--min-seconds", "0.5")
     assert again.returncode == 0 and len(read_manifest(tmp_path / "data")) == 6  # reruns are idempotent
+
+
+@pytest.mark.parametrize(
+    "args", [["--minutes", "nan"], ["--minutes", "1e9"], ["--clip-seconds", "nan"], ["--minutes", "0"]]
+)
+def test_synth_rejects_non_finite_and_huge_lengths(tmp_path: Path, cli: Any, args: list[str]) -> None:
+    result = cli("data", "synth", "--out", str(tmp_path / "d"), "--triggers", "whispering", *args)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--minutes must be in (0, 600]" in lines[0], result.stderr
+    assert not (tmp_path / "d").exists()

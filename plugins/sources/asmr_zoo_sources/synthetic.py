@@ -246,8 +246,10 @@ class SyntheticSource(UnitSource):
         rate: int = SYNTH_RATE,
     ) -> None:
         super().__init__()
-        if minutes <= 0 or clip_seconds <= 0:
-            raise UsageError("--minutes and --clip-seconds must be positive, e.g. --minutes 1 --clip-seconds 10")
+        if not (0 < minutes <= 600 and 0 < clip_seconds <= 3600):  # also false for NaN
+            raise UsageError(
+                f"--minutes must be in (0, 600] and --clip-seconds in (0, 3600], got {minutes} and {clip_seconds}"
+            )
         if channels not in (1, 2):
             raise UsageError(f"channels must be 1 or 2, not {channels}")
         self.minutes, self.seed, self.channels, self.rate = minutes, seed, channels, rate

@@ -59,6 +59,16 @@ def pick_trigger(asked: str | None, served: list[str], note: Note | None = None)
     return validate_trigger_name(name)
 
 
+def check_request(seconds: float, batch: int) -> None:
+    """Refuse a clip length or batch size that is not finite, not positive or unbounded."""
+    import math
+
+    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
+        raise UsageError(f"--seconds must be in (0, {MAX_SECONDS:g}], got {seconds}")
+    if not 1 <= batch <= MAX_BATCH:
+        raise UsageError(f"--batch must be in [1, {MAX_BATCH}], got {batch}")
+
+
 @dataclass
 class Generator:
     """A loaded checkpoint, ready to generate: ``.generate(...)``, ``.sample_rate``, ``.triggers``."""
@@ -66,6 +76,11 @@ class Generator:
     model: Any  # the asmr_zoo Model (a torch module)
     source: str  # the registry id or the file it came from
     triggers: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_entry(cls, entry: Any, zoo: Any = None) -> Generator:
+        """The checkpoint of a registry entry, loaded (sha256-checked)."""
+        return cls(entry.load(zoo), entry.id, list(entry.triggers))
 
     @property
     def sample_rate(self) -> int:
@@ -87,14 +102,9 @@ class Generator:
     ) -> np.ndarray:
         """``batch`` clips of ``seconds`` of ``trigger`` as float32 ``(batch, samples)`` in [-1, 1];
         ``sampler_options`` go to the sampler (e.g. ``{"fold_length": 8000}`` for ``folded``)."""
-        import math
-
         from asmr_zoo.plugins import get_zoo
 
-        if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
-            raise UsageError(f"seconds must be in (0, {MAX_SECONDS:g}], got {seconds}")
-        if not 1 <= batch <= MAX_BATCH:
-            raise UsageError(f"batch must be in [1, {MAX_BATCH}], got {batch}")
+        check_request(seconds, batch)
         trigger = pick_trigger(trigger, self.triggers, note)
         sampler_cls = get_zoo().load("samplers", sampler)
         try:
@@ -120,8 +130,7 @@ def load(id_or_path: str | Path, zoo: Any = None) -> Generator:
         meta = read_metadata(path)
         served = json.loads(meta.get("extra.triggers", "[]")) or json.loads(meta["vocabulary"])
         return Generator(load_checkpoint(path, zoo=zoo), str(path), list(served))
-    entry = load_registry(zoo).get(str(id_or_path))
-    return Generator(entry.load(zoo), entry.id, list(entry.triggers))
+    return Generator.from_entry(load_registry(zoo).get(str(id_or_path)), zoo)
 
 
 def resolve(model: str, conditioner: str, trigger: str | None, zoo: Any = None, note: Note | None = None) -> tuple:
@@ -152,7 +161,7 @@ def generate(
 
     zoo = get_zoo()
     entry, trigger = resolve(model, conditioner, trigger, zoo)
-    gen = Generator(entry.load(zoo), entry.id, list(entry.triggers))
+    gen = Generator.from_entry(entry, zoo)
     audio = gen.generate(trigger, seconds=seconds, seed=seed, **options)
     return (audio[0] if options.get("batch", 1) == 1 else audio), gen.sample_rate
 

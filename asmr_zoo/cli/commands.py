@@ -43,7 +43,8 @@ def list_command(
     result: dict[str, list[dict[str, Any]]] = {}
     for k in kinds:
         if k == "checkpoints":
-            entries = _registry(zoo).entries.values()
+            registry = _registry(zoo)
+            entries = registry.entries.values()
             result[k] = [
                 {
                     "id": e.id,
@@ -66,7 +67,6 @@ def list_command(
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    registry = _registry(zoo) if "checkpoints" in result else None
     for k, rows in result.items():
         if k == "checkpoints":
             header = ("id", "model/conditioner", "triggers", "bits/sample", "recognised", "run picks it")
@@ -200,7 +200,7 @@ def run_command(
 ) -> None:
     """Generate audio of a trigger and write a WAV: from the checkpoint the registry picks for (model,
     conditioner, trigger), from a registered --id, or from a --checkpoint file (which names its own model)."""
-    from asmr_zoo.api import MAX_BATCH, MAX_SECONDS, Generator, load, pick_trigger, resolve
+    from asmr_zoo.api import Generator, check_request, load, pick_trigger, resolve
 
     zoo = get_zoo()
     note = lambda text: err_console.print(text, highlight=False)  # noqa: E731
@@ -209,10 +209,7 @@ def run_command(
     from asmr_zoo.sampling import sampler_options
 
     options = sampler_options(zoo.load("samplers", sampler_name), sampler_option or [])
-    if not 0 < seconds <= MAX_SECONDS:
-        raise UsageError(f"--seconds must be in (0, {MAX_SECONDS:g}], got {seconds}")
-    if not 1 <= batch <= MAX_BATCH:
-        raise UsageError(f"--batch must be in [1, {MAX_BATCH}], got {batch}")
+    check_request(seconds, batch)  # before any model is loaded
     if checkpoint is not None or checkpoint_id is not None:
         gen = load(checkpoint if checkpoint is not None else checkpoint_id, zoo)
         found = (gen.model.name, gen.model.conditioner.name)
@@ -229,7 +226,7 @@ def run_command(
         gen = None
     paths = _output_paths(out or Path(f"{model}-{conditioner}-{trigger}.wav"), batch)
     if gen is None:
-        gen = Generator(entry.load(zoo), entry.id, list(entry.triggers))
+        gen = Generator.from_entry(entry, zoo)
     num_samples = max(1, round(seconds * gen.sample_rate))
     with _progress("generating") as progress:
         task = progress.add_task(f"{model}/{conditioner} {trigger}", total=num_samples)

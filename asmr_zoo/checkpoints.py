@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from asmr_zoo.errors import CheckpointError
+from asmr_zoo.errors import AsmrZooError, CheckpointError
 
 FORMAT_VERSION = "1"
 PREFIX = "asmr_zoo."
@@ -145,16 +145,18 @@ def load_checkpoint(
         config = json.loads(meta["config"])
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{path} has malformed JSON metadata: {exc}") from exc
+    kind = f"{meta['model']} / {meta['conditioner']}"
+    _check_shapes(path, kind, meta, vocabulary, config, zoo)  # before the real model is allocated
     model = build_model(meta["model"], meta["conditioner"], vocabulary, config, zoo=zoo)
     try:
         tensors = load_file(str(path))
     except Exception as exc:
         raise CheckpointError(f"{path} could not be read ({exc}); it may be truncated or corrupt") from exc
+    _check_values(path, model, tensors)
     try:
         result = model.load_state_dict(tensors, strict=False)
     except RuntimeError as exc:  # shape mismatches
         detail = " ".join(str(exc).split())
-        kind = f"{meta['model']} / {meta['conditioner']}"
         raise CheckpointError(f"{path} does not fit {kind}: {detail}") from exc
     problems = [f"missing {k}" for k in result.missing_keys]
     problems += [f"unexpected {k}" for k in result.unexpected_keys]
@@ -163,3 +165,53 @@ def load_checkpoint(
             f"{path} does not fit {meta['model']} / {meta['conditioner']} as configured: " + ", ".join(problems[:5])
         )
     return model.eval()
+
+
+def _check_shapes(path: Path, kind: str, meta: Mapping[str, str], vocabulary: Any, config: Any, zoo: Any) -> None:
+    """Compare the file's tensor shapes with the model its config describes, built without memory (torch's
+    meta device), so a config that does not match its tensors, or asks for a huge model, fails before any
+    weights are allocated. Models that cannot be built on the meta device are checked after loading."""
+    import torch
+    from safetensors import safe_open
+
+    from asmr_zoo.factory import build_model
+
+    try:
+        with torch.device("meta"):
+            skeleton = build_model(meta["model"], meta["conditioner"], vocabulary, config, zoo=zoo)
+    except AsmrZooError:
+        raise
+    except Exception:
+        return
+    with safe_open(str(path), framework="pt") as fh:
+        shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}  # noqa: SIM118 (no iterator)
+    for name, tensor in skeleton.state_dict().items():
+        if name in shapes and shapes[name] != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{path} does not fit {kind} as configured: {name} is {list(shapes[name])} in the file but the "
+                f"config makes it {list(tensor.shape)}; the metadata and the weights disagree, re-create the file"
+            )
+
+
+def _check_values(path: Path, model: Any, tensors: Mapping[str, Any]) -> None:
+    """Refuse weights that would load as garbage: integer or boolean data for floating-point parameters, and
+    NaN or infinite values."""
+    own = model.state_dict()
+    for name, tensor in tensors.items():
+        if name not in own or not own[name].is_floating_point():
+            continue
+        if not tensor.is_floating_point():
+            raise CheckpointError(
+                f"{path}: tensor {name} holds {str(tensor.dtype).removeprefix('torch.')} data where the model "
+                "has floating-point weights; re-create the checkpoint with `asmr-zoo train` or `save_checkpoint`"
+            )
+        if not bool(tensor.isfinite().all()):
+            raise CheckpointError(f"{path}: tensor {name} contains NaN or infinite values; the weights are unusable")
+
+
+def weights_step(meta: Mapping[str, str]) -> int | None:
+    """The training step whose weights a checkpoint holds (the best held-out one with ``keep_best``), from the
+    ``extra.metrics`` of its metadata (``read_metadata``); ``None`` when not recorded."""
+    metrics = json.loads(meta.get("extra.metrics", "{}"))
+    step = metrics.get("step") if isinstance(metrics, dict) else None
+    return step if isinstance(step, int) and not isinstance(step, bool) else None

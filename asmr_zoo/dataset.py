@@ -55,7 +55,7 @@ class ManifestRow:
     origin: str  # chapter / description / comment / folder / manifest / synthetic
     path: str | None = None  # training copy, relative to the root; null when no audio was written
     sample_rate: int | None = None  # of the training copy
-    channels: int | None = None  # of the training copy (1)
+    channels: int | None = None  # of the training copy: 1 (mono) or 2 (stereo)
     master: str | None = None  # the master, relative to the root
     master_sample_rate: int | None = None
     master_channels: int | None = None
@@ -136,7 +136,7 @@ class DatasetWriter:
         if not part.is_file():
             return False
         try:
-            rows = _parse_rows(part)
+            rows = parse_rows(part)
         except DataError:
             return False
         return all((self.root / rel).is_file() for row in rows for rel in (row.path, row.master) if rel is not None)
@@ -174,7 +174,7 @@ class DatasetWriter:
         rows: list[ManifestRow] = []
         parts = self.root / PARTS_DIR
         for part in sorted(parts.glob("*.jsonl")) if parts.is_dir() else ():
-            rows.extend(_parse_rows(part))
+            rows.extend(parse_rows(part))
         rows.sort(key=lambda r: (r.video_id, r.start, r.trigger))
         splits = assign_splits(rows, test_fraction)
         for row in rows:
@@ -219,7 +219,7 @@ def assign_splits(rows: Sequence[ManifestRow], test_fraction: float = TEST_FRACT
     return {v: "test" if v in test else "train" for v in videos}
 
 
-def _parse_rows(path: Path) -> list[ManifestRow]:
+def parse_rows(path: Path) -> list[ManifestRow]:
     rows = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -252,7 +252,7 @@ def read_manifest(root: Path) -> list[ManifestRow]:
             f"{root} has no {MANIFEST_NAME}; build the data set with `asmr-zoo data ... --out {root}` "
             f"(rerunning an interrupted command finishes it)"
         )
-    return _parse_rows(manifest)
+    return parse_rows(manifest)
 
 
 def read_dataset(root: Path) -> list[DatasetRow]:

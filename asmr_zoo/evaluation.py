@@ -5,25 +5,28 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from asmr_zoo.errors import DataError, UsageError
 from asmr_zoo.interfaces import Model
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 SWAP_WINDOWS = 4  # held-out windows per trigger scored under every other label
 
 
-def _audio_clips(rows: Sequence[Any], rate: int) -> list[tuple[str, np.ndarray]]:
+def audio_clips(rows: Sequence[Any], rate: int) -> list[tuple[str, np.ndarray]]:
     """``(trigger, mono audio)`` of data-set rows, resampled to ``rate``."""
-    from asmr_zoo.audio import read_audio, resample
+    from asmr_zoo.audio import read_audio, resample, to_mono
 
     out = []
     for row in rows:
         audio, row_rate = read_audio(row.path)
-        out.append((row.trigger, resample(audio, row_rate, rate).mean(axis=0)))
+        out.append((row.trigger, to_mono(resample(audio, row_rate, rate))[0]))
     return out
 
 
@@ -111,8 +114,8 @@ def evaluate(
     if clips:
         rate = model.sample_rate
         # The classifier knows every trigger of the data set, so one served trigger is still one of many.
-        classifier_train = _audio_clips([r for r in rows if r.split == "train"], rate)
-        real = _pieces(_audio_clips(test_rows, rate), round(seconds * rate))
+        classifier_train = audio_clips([r for r in rows if r.split == "train"], rate)
+        real = _pieces(audio_clips(test_rows, rate), round(seconds * rate))
         generated = generate_clips(model, scored, clips, seconds, seed, progress)
         if progress is not None:
             progress("scoring clips", 0, 1)
@@ -133,37 +136,44 @@ def classical_mds(points: np.ndarray, dims: int = 2) -> np.ndarray:
     return vectors[:, order] * np.sqrt(np.maximum(values[order], 0))
 
 
-def require_matplotlib() -> None:
-    """Fail early, before minutes of work, when the [plot] extra is missing."""
-    import importlib.util
-
-    if importlib.util.find_spec("matplotlib") is None:
-        raise UsageError("the embedding plot needs matplotlib: pip install 'asmr-zoo[plot]'")
-
-
-def plot_embeddings(model: Model, path: Path) -> None:
-    """The paper's Figure 8: the learned trigger embeddings in 2-D by multidimensional scaling (PNG)."""
+def embedding_figure(model: Model, checkpoint_id: str, step: int | None = None) -> Figure:
+    """The paper's Figure 8 as a matplotlib ``Figure``: the learned trigger embeddings in 2-D by multidimensional
+    scaling, one colour per technique, with a legend; the title names the checkpoint and its training step."""
     emb = model.trigger_embeddings()
-    if emb is None or len(model.conditioner.vocabulary) < 2:
+    vocabulary = list(model.conditioner.vocabulary)
+    if emb is None or len(vocabulary) < 2:
         raise UsageError(f"{model.name}/{model.conditioner.name} has no trigger embeddings to plot")
-    require_matplotlib()
     import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from asmr_zoo.checkpoints import atomic_write
+    from asmr_zoo.triggers import split_trigger
 
     xy = classical_mds(emb.detach().float().numpy())
     if not np.isfinite(xy).all():
         raise DataError("the trigger embeddings contain NaN or infinite values")
-    fig, ax = plt.subplots(figsize=(6, 5))
-    ax.scatter(xy[:, 0], xy[:, 1])
-    for (x, y), name in zip(xy, model.conditioner.vocabulary, strict=True):
+    fig = Figure(figsize=(7, 5))  # not pyplot: no global figure manager, the process's backend is untouched
+    ax = fig.subplots()
+    techniques = [split_trigger(t)[0] for t in vocabulary]
+    colours = matplotlib.colormaps["tab10"]
+    for i, name in enumerate(sorted(set(techniques))):
+        rows = [j for j, t in enumerate(techniques) if t == name]
+        ax.scatter(xy[rows, 0], xy[rows, 1], color=colours(i % 10), label=name, s=40)
+    for (x, y), name in zip(xy, vocabulary, strict=True):
         ax.annotate(name, (x, y), fontsize=8, xytext=(3, 3), textcoords="offset points")
-    ax.set_title(f"{model.name} / {model.conditioner.name}: trigger embeddings (MDS)")
+    trained = "step unknown" if step is None else f"step {step}"
+    ax.set_title(f"{checkpoint_id} ({model.name} / {model.conditioner.name}, {trained}): trigger embeddings (MDS)")
+    ax.title.set_fontsize(9)
+    ax.legend(title="technique", fontsize=8, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.margins(0.12)
     ax.set_xlabel("MDS 1")
     ax.set_ylabel("MDS 2")
     fig.tight_layout()
+    return fig
+
+
+def plot_embeddings(model: Model, path: Path, checkpoint_id: str, step: int | None = None) -> None:
+    """Write ``embedding_figure`` as a PNG (atomically)."""
+    from asmr_zoo.checkpoints import atomic_write
+
+    fig = embedding_figure(model, checkpoint_id, step)
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
-    plt.close(fig)

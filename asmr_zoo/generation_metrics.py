@@ -45,10 +45,19 @@ def _prepare(wav: np.ndarray, rate: int) -> np.ndarray:
     return wav
 
 
-def _power_spectrogram(wav: np.ndarray) -> np.ndarray:
-    """``(frames, N_FFT // 2 + 1)`` power of Hann-windowed frames."""
-    frames = np.lib.stride_tricks.sliding_window_view(wav, N_FFT)[::HOP]
-    return np.abs(np.fft.rfft(frames * np.hanning(N_FFT), axis=1)) ** 2
+def _power_spectrogram(wav: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """``(frames, n_fft // 2 + 1)`` power of Hann-windowed frames (``wav`` has at least ``n_fft`` samples)."""
+    frames = np.lib.stride_tricks.sliding_window_view(wav, n_fft)[::hop]
+    return np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=1)) ** 2
+
+
+def log_spectrogram(wav: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """dB power (0 dB: a full-scale sine) of Hann frames, ``(bins, frames)``, for pictures; a clip shorter
+    than ``n_fft`` is padded with silence."""
+    wav = np.asarray(wav, dtype=np.float64).reshape(-1)
+    wav = np.pad(wav, (0, max(0, n_fft - len(wav))))
+    power = _power_spectrogram(wav, n_fft, hop) / (n_fft / 4) ** 2
+    return 10 * np.log10(power + 1e-12).T
 
 
 def _mel_filters() -> np.ndarray:

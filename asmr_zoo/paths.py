@@ -26,5 +26,15 @@ def user_home() -> Path:
     return Path(user_data_dir("asmr-zoo"))
 
 
+def cache_dir() -> Path:
+    """``$ASMR_ZOO_CACHE``, or the platform's user cache dir: holds the compiled C loops."""
+    env = os.environ.get("ASMR_ZOO_CACHE")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("asmr-zoo"))
+
+
 def user_registry() -> Path:
     return user_home() / "registry.yaml"

@@ -288,9 +288,16 @@ def resume_path(out: Path) -> Path:
 
 
 def save_resume(
-    path: Path, model: Model, optimizer: torch.optim.Optimizer, step: int, info: dict[str, Any], best: dict[str, Any]
+    path: Path,
+    model: Model,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    info: dict[str, Any],
+    best: dict[str, Any],
+    seconds: float,
 ) -> None:
-    """Weights, optimizer state, step and the best validation so far, in one safetensors file, atomically."""
+    """Weights, optimizer state, step, the best validation so far and the training seconds spent, in one
+    safetensors file, atomically."""
     from safetensors.torch import save_file
 
     tensors = {f"model.{k}": v.detach().contiguous().clone() for k, v in model.state_dict().items()}
@@ -300,13 +307,15 @@ def save_resume(
             tensors[f"opt.{idx}.{key}"] = torch.as_tensor(value).clone()
     meta = {"step": str(step), "param_groups": json.dumps(opt["param_groups"]), "info": json.dumps(info)}
     meta["best"] = json.dumps(best)
+    meta["train_seconds"] = f"{seconds:.1f}"
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
 
 def load_resume(
     path: Path, model: Model, optimizer: torch.optim.Optimizer, info: dict[str, Any]
-) -> tuple[int, dict[str, Any]]:
-    """Restore a resume file written by ``save_resume``; returns the step to continue from and the best."""
+) -> tuple[int, dict[str, Any], float]:
+    """Restore a resume file written by ``save_resume``; returns the step to continue from, the best and the
+    training seconds spent so far."""
     from safetensors import safe_open
 
     try:
@@ -329,7 +338,7 @@ def load_resume(
             _, idx, name = key.split(".", 2)
             state.setdefault(int(idx), {})[name] = value
     optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
-    return int(meta["step"]), json.loads(meta.get("best", "{}"))
+    return int(meta["step"]), json.loads(meta.get("best", "{}")), float(meta.get("train_seconds", 0))
 
 
 class TrainingInterrupted(UsageError):
@@ -381,8 +390,11 @@ def train(
     resume: bool = False,
     extra: Mapping[str, Any] | None = None,
     progress: Callable[[int, int, float, float], None] | None = None,
+    on_eval: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> TrainResult:
-    """Train ``model``; write ``out`` (weights) and ``out.resume`` (everything to continue) periodically."""
+    """Train ``model``; write ``out`` (weights) and ``out.resume`` (everything to continue) periodically.
+    ``progress(step, steps, loss bits, samples/s)`` is called every step, ``on_eval(step, metrics)`` after
+    every held-out evaluation."""
     dist = setup_distributed()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -396,14 +408,14 @@ def train(
         "vocabulary": list(model.conditioner.vocabulary),
         "model_config": model.config_dict(),
     }
-    step, best = 0, {}  # best: the metrics of the checkpoint in ``out`` (with keep_best)
+    step, best, spent = 0, {}, 0.0  # best: the metrics of the checkpoint in ``out`` (with keep_best)
     state_file = resume_path(out)
     if dist.main:  # temp files a killed run left behind (atomic writes never leave a partial final file)
         for name in (out.name, state_file.name):
             for stale in out.parent.glob(f".{name}.*.tmp"):
                 stale.unlink(missing_ok=True)
     if resume and state_file.is_file():
-        step, best = load_resume(state_file, model, optimizer, info)
+        step, best, spent = load_resume(state_file, model, optimizer, info)
     net: nn.Module = model
     if dist.world > 1:
         net = nn.parallel.DistributedDataParallel(model)
@@ -421,7 +433,7 @@ def train(
 
     def save_weights() -> None:
         meta = {k: json.dumps(v) for k, v in (extra or {}).items()}
-        meta["metrics"] = json.dumps({**metrics, "step": step})
+        meta["metrics"] = json.dumps({**metrics, "step": step, "train_seconds": round(seconds(), 1)})
         meta["train"] = json.dumps(dataclasses.asdict(cfg))
         save_checkpoint(out, model, extra=meta)
 
@@ -433,10 +445,15 @@ def train(
         # Weights first: whenever a resume file exists, so does a checkpoint.
         if not (cfg.keep_best and held_out) or not out.exists():
             save_weights()
-        save_resume(state_file, model, optimizer, step, info, best)
+        save_resume(state_file, model, optimizer, step, info, best, seconds())
 
     model.train()
     started, samples = time.perf_counter(), 0
+
+    def seconds() -> float:
+        """Training time so far, over every run of this training (resumed ones included)."""
+        return spent + time.perf_counter() - started
+
     with _stop_on_signal() as stop:
         while step < cfg.steps:
             if stop:  # SIGINT / SIGTERM: finish no half step; save everything needed to continue
@@ -461,6 +478,8 @@ def train(
                 progress(step, cfg.steps, loss_value / math.log(2), samples / (time.perf_counter() - started))
             if dist.main and (step % cfg.eval_every == 0 or step == cfg.steps):
                 metrics = evaluate()
+                if on_eval is not None:
+                    on_eval(step, metrics)
                 if cfg.keep_best and improved():
                     best = {**metrics, "step": step}
                     save_weights()

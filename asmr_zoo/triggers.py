@@ -186,11 +186,17 @@ _NAME_RE = re.compile(r"^[a-z]+(?:_[a-z]+)*$")
 _WORD_RE = re.compile(r"[a-z0-9&]+")
 
 
+def split_trigger(name: str) -> tuple[str, str | None]:
+    """A trigger name's ``(technique, material)``: ``("tapping", "glass")``, ``("whispering", None)``."""
+    technique, _, material = name.partition("_")
+    return technique, material or None
+
+
 def validate_trigger_name(name: str) -> str:
     """Return ``name`` if it is a taxonomy name (``technique`` or ``technique_material``), else raise."""
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise UsageError(f"'{name}' is not a valid trigger name: use lower-case technique_material, e.g. tapping_glass")
-    technique, _, material = name.partition("_")
+    technique, material = split_trigger(name)
     if technique not in TECHNIQUES:
         raise UsageError(
             f"trigger '{name}' starts with unknown technique '{technique}'; techniques are: {', '.join(TECHNIQUES)}"

@@ -2,14 +2,16 @@
 
     python benchmarks/bench_wavenet.py [--quick] [--threads N]
 
-Prints this machine's memory bandwidth and matmul GFLOP/s, then samples/second for the `small` and `paper`
-presets at batch 1 and 32, measured in the same run:
-- naive: ``generate_naive`` in steady state (primed with a full receptive field of codes);
+Prints this machine's memory bandwidth and matmul GFLOP/s, then samples/second for the `demo`, `small` and
+`paper` presets at batch 1 and 32 (demo: 1 and 8), measured in the same run:
+- naive: ``generate_naive`` in steady state (primed with a full receptive field of codes); not run where a
+  step takes minutes (the paper preset at batch 32: the recompute does not get cheaper per clip with batch);
 - step loop: ``model.step`` + ``pick_with_policy``, what the core's generic sampler loop runs;
-- fused: ``model.generate_fast``, what the samplers call;
+- torch: ``model.generate_fast`` with ``fast_engine=torch``, the cached loop in torch;
+- native: ``model.generate_fast`` with ``fast_engine=native``, the C loop (``auto`` uses it up to batch 8);
+- x RT: the faster fused loop against real time at 16 kHz, per clip;
 - bound: at batch 1 every step reads all weights, so bandwidth / weight bytes; at batch 32 the lower of
   that times 32 and matmul FLOP/s / (2 FLOPs per parameter per sample).
-The naive `paper` preset needs minutes per step at batch 32, so that cell is estimated from batch 1.
 The full run adds a bf16 copy of the `paper` preset (half the weight bytes). Caveats: this VM reports a
 300 MiB L3, so the `paper` fp32 weights (292 MB) nearly fit in cache and bf16 ones do, and a step can beat
 the DRAM bound; on a machine shared with other jobs the numbers are noisy (the load average is printed),
@@ -79,7 +81,11 @@ def measure(model: WaveNet, batch: int, steps: dict[str, int], budget: float) ->
                 prev, _, _ = model.step(prev, state, lambda logits, head: pick_with_policy(logits, policy))
 
         result["step"] = batch * n / seconds(step_loop, budget)
-        result["fused"] = batch * n / seconds(lambda: model.generate_fast(n, state, policy), budget)
+        for engine in ("torch", "native"):
+            if engine == "native" and next(model.parameters()).dtype != torch.float32:
+                continue
+            model.config.fast_engine = engine
+            result[engine] = batch * n / seconds(lambda: model.generate_fast(n, state, policy), budget)
     return result
 
 
@@ -104,7 +110,9 @@ def main() -> None:
     q = args.quick
     budget = 1.0 if q else 3.0  # seconds per measurement (a naive step of the paper preset takes longer)
     runs = [  # preset, dtype, batch, steps per timed call
-        ("small", torch.float32, 1, {"naive": 4, "cached": 200}),
+        ("demo", torch.float32, 1, {"naive": 8, "cached": 2000}),
+        ("demo", torch.float32, 8, {"naive": 2, "cached": 1000}),
+        ("small", torch.float32, 1, {"naive": 4, "cached": 1000}),
         ("small", torch.float32, 32, {"naive": 1, "cached": 100}),
         ("paper", torch.float32, 1, {"naive": 0 if q else 1, "cached": 5}),
         ("paper", torch.float32, 32, {"naive": 0, "cached": 3}),
@@ -115,35 +123,31 @@ def main() -> None:
             ("paper", torch.bfloat16, 32, {"naive": 0, "cached": 3}),
         ]
     header = (
-        f"{'preset':<7}{'dtype':<6}{'params':>8}{'batch':>6}{'naive':>10}{'step loop':>11}{'fused':>10}"
-        f"{'fused/naive':>13}{'bound':>9}{'fused/bound':>13}"
+        f"{'preset':<7}{'dtype':<6}{'params':>8}{'batch':>6}{'naive':>10}{'step loop':>11}{'torch':>10}"
+        f"{'native':>10}{'best/naive':>12}{'x RT':>7}{'bound':>9}{'best/bound':>12}"
     )
     print("samples/second (all clips together)")
     print(header)
     print("-" * len(header))
-    naive_b1: dict[tuple[str, torch.dtype], float] = {}
     for preset, dtype, batch, steps in runs:
         model = build_model("wavenet", "global", TRIGGERS, preset=preset).eval().to(dtype)
         params = sum(p.numel() for p in model.parameters())
         r = measure(model, batch, steps, budget)
-        naive, mark = r.get("naive"), ""
-        if naive is None and (preset, dtype) in naive_b1:  # the naive pass is compute-bound: ~linear in batch
-            naive, mark = naive_b1[preset, dtype] * batch, "~"
-        if naive is not None and batch == 1:
-            naive_b1[preset, dtype] = naive
-        weight_bytes = params * dtype.itemsize
+        best, naive = max(r["torch"], r.get("native", 0.0)), r.get("naive")
         bound = min(
-            hw["bandwidth"] * 1e9 / weight_bytes * batch,
+            hw["bandwidth"] * 1e9 / (params * dtype.itemsize) * batch,
             hw["fp32" if dtype == torch.float32 else "bf16"] * 1e9 / (2 * params),
         )
         dname = "fp32" if dtype == torch.float32 else "bf16"
-        ratio = f"{mark}{r['fused'] / naive:.0f}x" if naive else "-"
-        naive_text = f"{mark}{naive:.{1 if naive >= 10 else 2}f}" if naive else "-"
+        ratio = f"{best / naive:.0f}x" if naive else "-"
+        naive_text = f"{naive:.{1 if naive >= 10 else 2}f}" if naive else "-"
+        native = f"{r['native']:.1f}" if "native" in r else "-"
         print(
             f"{preset:<7}{dname:<6}{params / 1e6:>7.1f}M{batch:>6}{naive_text:>10}{r['step']:>11.1f}"
-            f"{r['fused']:>10.1f}{ratio:>13}{bound:>9.1f}{r['fused'] / bound:>12.0%}"
+            f"{r['torch']:>10.1f}{native:>10}{ratio:>12}{best / batch / 16000:>6.2f}x{bound:>9.1f}"
+            f"{best / bound:>11.0%}",
+            flush=True,
         )
-    print("\n~: estimated from batch 1 (the naive paper preset takes minutes per step at batch 32)")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
         --out docs/images/spectrogram-tapping-glass.png
 
 Each generated clip is what `asmr-zoo run --id ID -t TRIGGER --seconds S --seed N` writes (the same path and
-seed). Needs the [plot] extra (matplotlib).
+seed).
 """
 
 from __future__ import annotations
@@ -13,16 +13,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 import asmr_zoo
-from asmr_zoo.audio import read_audio, resample
+from asmr_zoo.audio import read_audio, resample, to_mono
 from asmr_zoo.dataset import read_dataset
-
-
-def log_spectrogram(wav: np.ndarray, n_fft: int = 512, hop: int = 128) -> np.ndarray:
-    frames = np.lib.stride_tricks.sliding_window_view(wav, n_fft)[::hop] * np.hanning(n_fft)
-    return 10 * np.log10(np.abs(np.fft.rfft(frames, axis=1)) ** 2 + 1e-10).T
+from asmr_zoo.generation_metrics import log_spectrogram
 
 
 def main() -> None:
@@ -35,19 +29,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     row = next(r for r in read_dataset(args.data) if r.split == "test" and r.trigger == args.trigger)
     audio, rate = read_audio(row.path)
-    panels = [(f"real held-out clip ({row.video_id})", audio.mean(axis=0)[: int(args.seconds * rate)], rate)]
+    panels = [(f"real held-out clip ({row.video_id})", to_mono(audio)[0, : int(args.seconds * rate)], rate)]
     for checkpoint_id in args.id:
         gen = asmr_zoo.load(checkpoint_id)
         clip = gen.generate(args.trigger, seconds=args.seconds, seed=args.seed)[0]
         panels.append((f"generated: {checkpoint_id} (seed {args.seed})", clip, gen.sample_rate))
-    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 2.2 * len(panels)), sharex=True)
+    fig = Figure(figsize=(9, 2.2 * len(panels)))
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     for ax, (title, wav, wav_rate) in zip(axes, panels, strict=True):
         wav = resample(wav[None], wav_rate, 16000)[0]
         spec = log_spectrogram(wav)

@@ -42,6 +42,35 @@ def cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
     return run
 
 
+@pytest.fixture(scope="module")
+def module_zoo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty ASMR_ZOO_HOME shared by one test module (module-scoped fixtures cannot use ``zoo_home``)."""
+    return tmp_path_factory.mktemp("zoo-home")
+
+
+@pytest.fixture(scope="module")
+def module_cli(
+    module_zoo_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., subprocess.CompletedProcess]:
+    """``cli`` for module-scoped fixtures and the tests that share them: the subprocess's ASMR_ZOO_HOME is
+    ``module_zoo_home``, so it never reads the developer's own user registry (cwd: a fresh temp dir)."""
+    default_cwd = tmp_path_factory.mktemp("cli")
+
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300):
+        home = {"ASMR_ZOO_HOME": str(module_zoo_home)}
+        full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **home, **(env or {})}
+        return subprocess.run(
+            [sys.executable, "-m", "asmr_zoo", *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            cwd=cwd or default_cwd,
+            timeout=timeout,
+        )
+
+    return run
+
+
 def make_plugin_dist(site: Path, dist: str, module: str, source: str, entry_name: str | None = None) -> None:
     """Write a minimal installed distribution (dist-info + module) into ``site`` with one asmr_zoo plugin."""
     site.mkdir(parents=True, exist_ok=True)
@@ -105,3 +134,33 @@ def example_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True, capture_output=True
     )
     return python
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models gain nothing from threads, and OpenMP threads crawl on a busy machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def without_compiler(tmp_path: Path) -> Callable[[str], dict[str, str]]:
+    """Run a Python script template with ``{engine}`` set to ``auto`` and to ``native`` where no C compiler
+    exists (``CC=no-such-cc``, an empty build cache); returns each run's stdout."""
+
+    def run(template: str) -> dict[str, str]:
+        env = {"PATH": "/usr/bin:/bin", "CC": "no-such-cc", "ASMR_ZOO_CACHE": str(tmp_path / "cache")}
+        outputs = {}
+        for engine in ("auto", "native"):
+            result = subprocess.run(
+                [sys.executable, "-c", template.format(engine=engine)], capture_output=True, text=True, env=env
+            )
+            assert result.returncode == 0, result.stderr
+            outputs[engine] = result.stdout.strip()
+        return outputs
+
+    return run

@@ -104,3 +104,45 @@ def test_written_files_get_the_usual_permissions(bigram, tmp_path) -> None:
     path = tmp_path / "m.safetensors"
     save_checkpoint(path, bigram)  # safetensors recreates its file: the mode must survive that
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "wavernn-gate-bias.safetensors"
+
+
+def rewritten(tmp_path: Path, change_tensors=None, **meta_changes: str) -> Path:
+    """The shipped gate-bias checkpoint with some tensors or metadata values replaced."""
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(SHIPPED))
+    if change_tensors is not None:
+        tensors = change_tensors(tensors)
+    meta = {**read_metadata(SHIPPED), **meta_changes}
+    out = tmp_path / "changed.safetensors"
+    save_file(tensors, str(out), metadata={f"asmr_zoo.{k}": v for k, v in meta.items()})
+    return out
+
+
+def test_a_config_that_contradicts_the_tensors_fails_before_allocating(tmp_path) -> None:
+    config = json.loads(read_metadata(SHIPPED)["config"])
+    huge = rewritten(tmp_path, config=json.dumps({**config, "hidden": 400_000}))  # ~2 TB of weights if built
+    with pytest.raises(CheckpointError, match=r"gru.weight_ih_l0 is \[384, 19\] in the file but the config makes"):
+        load_checkpoint(huge)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: {**t, "O1.weight": t["O1.weight"].to(torch.int8)}, "O1.weight holds int8 data"),
+        (lambda t: {**t, "O1.weight": t["O1.weight"].clone().fill_(float("nan"))}, "NaN or infinite"),
+        (lambda t: {**t, "gru.bias_hh_l0": t["gru.bias_hh_l0"] / 0}, "NaN or infinite"),
+    ],
+)
+def test_unusable_weight_values_are_clear_errors(tmp_path, change, message) -> None:
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(rewritten(tmp_path, change))
+
+
+def test_float64_weights_load_as_the_same_model(tmp_path) -> None:
+    double = rewritten(tmp_path, lambda t: {k: v.double() for k, v in t.items()})
+    a, b = load_checkpoint(SHIPPED), load_checkpoint(double)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))

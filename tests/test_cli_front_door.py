@@ -149,3 +149,49 @@ def test_a_sampler_with_its_own_pick_warns_that_the_fast_loop_is_off() -> None:
     model = build_model("wavernn", "none", [], {"hidden": 16}).eval()
     with pytest.warns(RuntimeWarning, match="fast generation loop is off"):
         Custom(seed=0).generate(model, 10, None)
+
+
+def test_threads_option_gives_the_same_audio_and_rejects_bad_counts(cli, tmp_path, zoo_home) -> None:
+    for threads in ("1", "2"):
+        result = cli("run", "--id", "wavernn-gate-bias", "-t", "tapping_glass", "-s", "0.2", "--seed", "3",
+                     "--batch", "2", "--threads", threads, "-o", f"t{threads}.wav")  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    for clip in ("-1.wav", "-2.wav"):
+        assert (sf.read(tmp_path / f"t1{clip}")[0] == sf.read(tmp_path / f"t2{clip}")[0]).all()
+    for bad in ("0", "-3", "100000"):
+        one_line_error(cli("run", "wavernn", "-t", "tapping_glass", "--threads", bad, "-o", "x.wav"), "--threads")
+        one_line_error(cli("eval", str(WHISPER), "--data", str(tmp_path), "--threads", bad), "--threads")
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_channels_2_from_a_mono_model_names_spatialize(cli, tmp_path, zoo_home) -> None:
+    one_line_error(cli("run", "wavernn", "-t", "tapping_glass", "--channels", "2", "-o", "s.wav"), "--spatialize")
+    one_line_error(cli("run", "wavernn", "-t", "tapping_glass", "--channels", "3", "-o", "s.wav"), "1 or 2")
+    one_line_error(
+        cli("run", "wavernn", "-t", "tapping_glass", "--channels", "1", "--spatialize", "left", "-o", "s.wav"),
+        "--spatialize writes 2 channels",
+    )
+    assert not (tmp_path / "s.wav").exists()
+    result = cli("run", "wavernn", "-t", "tapping_glass", "--channels", "2", "--spatialize", "left", "-s", "0.2",
+                 "-o", "s.wav")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert sf.info(tmp_path / "s.wav").channels == 2
+
+
+def test_ctrl_c_during_run_is_one_line_and_writes_nothing(tmp_path, zoo_home) -> None:
+    import signal
+    import time
+
+    env = {**os.environ, "ASMR_ZOO_HOME": str(zoo_home), "NO_COLOR": "1"}
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asmr_zoo", "run", "wavenet", "-t", "whispering", "-s", "600", "-o", "long.wav"],
+        cwd=work, env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(8)  # imports done and generating (10 minutes of audio take far longer)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in stderr and "interrupted (Ctrl-C)" in stderr.strip().splitlines()[-1]
+    assert list(work.iterdir()) == []

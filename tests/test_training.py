@@ -67,12 +67,15 @@ def test_train_eval_run_register_round_trip(example_venv, data, tmp_path, zoo_ho
     result = zoo(example_venv, *train_args(data, "m.safetensors", "train.steps=150", "train.lr=0.1"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "trained to step 150; wrote m.safetensors" in result.stderr
+    assert "step 10: held-out " in result.stderr and "step 150: held-out " in result.stderr  # every eval_every
+    assert "nan" not in result.stderr
     meta = read_metadata(tmp_path / "m.safetensors")
     metrics = json.loads(meta["extra.metrics"])
     assert metrics["uniform_bits_per_sample"] == 8.0
     assert 0 < metrics["test_bits_per_sample"] < 8.0  # it learned something beyond uniform
     assert json.loads(meta["extra.triggers"]) == ["tapping_glass"]
     assert metrics["step"] % 10 == 0 and metrics["step"] <= 150  # the best evaluated step (train.keep_best)
+    assert 0 < metrics["train_seconds"] < 600  # wall time spent training, shown on the model card
     assert meta["sample_rate"] == "16000"  # adopted from the data
 
     report = zoo(example_venv, "eval", "m.safetensors", "--data", str(data), "--json", "--seconds", "0.2", cwd=tmp_path)
@@ -131,6 +134,7 @@ def test_killed_run_resumes_to_the_same_weights(example_venv, data, tmp_path) ->
     proc.wait()
     killed_at = read_step(resume_file)
     assert 0 < killed_at < 300, "the run should have been killed mid-way"
+    spent_before = float(read_meta(resume_file)["train_seconds"])
     read_metadata(tmp_path / "k.safetensors")  # the last checkpoint is intact
 
     (tmp_path / ".k.safetensors.abc123.tmp").write_bytes(b"half")  # what a kill mid-write leaves
@@ -142,13 +146,19 @@ def test_killed_run_resumes_to_the_same_weights(example_venv, data, tmp_path) ->
     assert not list(tmp_path.glob(".*.tmp"))
     a, b = load_file(tmp_path / "s.safetensors"), load_file(tmp_path / "k.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
+    spent = json.loads(read_metadata(tmp_path / "k.safetensors")["extra.metrics"])["train_seconds"]
+    assert spent > spent_before > 0  # training time adds up over the killed and the resumed run
 
 
-def read_step(path: Path) -> int:
+def read_meta(path: Path) -> dict[str, str]:
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as fh:
-        return int(fh.metadata()["step"])
+        return fh.metadata()
+
+
+def read_step(path: Path) -> int:
+    return int(read_meta(path)["step"])
 
 
 def test_torchrun_two_processes_on_gloo(example_venv, data, tmp_path) -> None:

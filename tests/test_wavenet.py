@@ -20,15 +20,7 @@ from asmr_zoo_wavenet.model import generate_naive, sample
 
 TRIGGERS = ["tapping_glass", "whispering"]
 CONDITIONINGS = [("none", []), ("global", TRIGGERS)]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and OpenMP threads crawl on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(conditioner: str = "global", **overrides) -> torch.nn.Module:
@@ -226,3 +218,19 @@ def test_trained_model_prefers_the_right_trigger():
             right = model.loss(test[k : k + 1], torch.tensor([k]))
             swapped = model.loss(test[k : k + 1], torch.tensor([1 - k]))
             assert right < swapped - 0.1, TRIGGERS[k]  # nats per sample
+
+
+@pytest.mark.parametrize("envelope_levels", [0, 16])
+def test_activation_checkpointing_gives_the_same_loss_and_gradients(envelope_levels):
+    codes = torch.randint(0, 256, (2, 300, 1), generator=torch.Generator().manual_seed(4))
+    results = []
+    for recompute in (False, True):
+        model = tiny(envelope_levels=envelope_levels, checkpoint_activations=recompute).train()
+        loss = model.loss_from_logits(model(codes, cond_for(model, 2)), codes)
+        loss.backward()
+        results.append((loss.item(), [p.grad for p in model.parameters()]))
+    (plain, plain_grads), (recomputed, grads) = results
+    assert recomputed == pytest.approx(plain, abs=1e-6)
+    assert all(g is not None for g in grads) and len(grads) == len(plain_grads)
+    for a, b in zip(plain_grads, grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-6)

@@ -36,7 +36,7 @@ def _root(
 
 def build_app() -> typer.Typer:
     """The app with the core commands and the plugins' commands registered."""
-    from asmr_zoo.cli import commands, train_eval  # noqa: F401  (they register the core commands on ``app``)
+    from asmr_zoo.cli import commands, report, stereo, train_eval  # noqa: F401  (they register the core commands on ``app``)
     from asmr_zoo.plugins import get_zoo
 
     get_zoo(app=app)
@@ -55,3 +55,11 @@ def main() -> None:
     except AsmrZooError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(exc.exit_code)
+    except SystemExit as exc:
+        if exc.code == 130:  # click turned Ctrl-C into exit 130; files are written atomically, none is half-done
+            typer.secho(
+                "interrupted (Ctrl-C): the files reported as written are complete; nothing else was written",
+                fg="yellow",
+                err=True,
+            )
+        raise

@@ -14,6 +14,7 @@ from asmr_zoo.api import matches
 from asmr_zoo.cli.app import app
 from asmr_zoo.errors import UsageError
 from asmr_zoo.plugins import KINDS, get_zoo
+from asmr_zoo.threads import threads_option, use_threads
 
 LIST_KINDS = (*KINDS, "checkpoints")
 console = Console()
@@ -138,9 +139,19 @@ def plugins_command(as_json: bool = typer.Option(False, "--json", help="Print JS
 def info_command(
     checkpoint_id: str = typer.Argument(..., metavar="ID", help="A checkpoint id from `asmr-zoo list`."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    card: bool = typer.Option(False, "--card", help="Print the model card (Markdown), as the report shows it."),
 ) -> None:
     """Show one registered checkpoint: model, triggers, weights, config, data provenance, metrics."""
-    entry = _registry(get_zoo()).get(checkpoint_id).as_dict()
+    if card and as_json:
+        raise UsageError("--card prints the model card as Markdown and --json the registry entry: pass one of them")
+    zoo = get_zoo()
+    found = _registry(zoo).get(checkpoint_id)
+    if card:
+        from asmr_zoo.model_card import model_card
+
+        typer.echo(model_card(found, zoo), nl=False)
+        return
+    entry = found.as_dict()
     if as_json:
         typer.echo(json.dumps(entry, indent=2))
         return
@@ -197,6 +208,14 @@ def run_command(
     batch: int = typer.Option(1, "--batch", "-b", help="Number of clips generated at once (1-1024)."),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="Use this .safetensors file, not the registry."),
     out: Path = typer.Option(None, "--out", "-o", help="Output .wav (default: <model>-<conditioner>-<trigger>.wav)."),
+    spatial_path: str = typer.Option(
+        None, "--spatialize", help="Render binaurally (2 channels) along: left, right, center, ear-to-ear, circle."
+    ),
+    period: float = typer.Option(None, "--period", help="Seconds per --spatialize sweep or turn (default 4)."),
+    channels: int = typer.Option(
+        None, "--channels", help="1 (mono, the default) or 2 (with --spatialize: the models generate mono)."
+    ),
+    threads: int = threads_option(),
 ) -> None:
     """Generate audio of a trigger and write a WAV: from the checkpoint the registry picks for (model,
     conditioner, trigger), from a registered --id, or from a --checkpoint file (which names its own model)."""
@@ -210,6 +229,22 @@ def run_command(
 
     options = sampler_options(zoo.load("samplers", sampler_name), sampler_option or [])
     check_request(seconds, batch)  # before any model is loaded
+    use_threads(threads)
+    if channels not in (None, 1, 2):
+        raise UsageError(f"--channels must be 1 or 2, got {channels}")
+    if channels == 2 and spatial_path is None:  # no model plugin generates stereo yet
+        raise UsageError(
+            "the models generate mono; for 2 channels render it binaurally with --spatialize PATH "
+            "(left, right, center, ear-to-ear, circle), or afterwards with `asmr-zoo spatialize`"
+        )
+    if channels == 1 and spatial_path is not None:
+        raise UsageError("--spatialize writes 2 channels; drop --channels 1 (or --spatialize for mono)")
+    if spatial_path is not None:
+        from asmr_zoo.spatialize import check_path, spatialize
+
+        period = check_path(spatial_path, period)
+    elif period is not None:
+        raise UsageError("--period needs --spatialize PATH")
     if checkpoint is not None or checkpoint_id is not None:
         gen = load(checkpoint if checkpoint is not None else checkpoint_id, zoo)
         found = (gen.model.name, gen.model.conditioner.name)
@@ -245,6 +280,10 @@ def run_command(
     from asmr_zoo.audio import write_audio
 
     for path, clip in zip(paths, wav, strict=True):
+        if spatial_path is not None:
+            clip, gain_db = spatialize(clip, gen.sample_rate, spatial_path, period)
+            if gain_db < 0:
+                note(f"{path}: scaled by {gain_db:.1f} dB after spatialising, to keep the peak under -1 dBFS")
         write_audio(path, clip, gen.sample_rate)
         err_console.print(
             f"wrote {path} ({num_samples / gen.sample_rate:.2f} s at {gen.sample_rate} Hz, from {gen.source})"

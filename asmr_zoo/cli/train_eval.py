@@ -15,6 +15,7 @@ from asmr_zoo.cli.app import app
 from asmr_zoo.cli.commands import console, err_console
 from asmr_zoo.errors import DataError, UsageError
 from asmr_zoo.plugins import get_zoo
+from asmr_zoo.threads import threads_option, use_threads
 
 
 def _check_out(out: Path, resume: bool) -> None:
@@ -66,6 +67,7 @@ def train_command(
     preset: str = typer.Option(None, "--preset", help="A model preset, e.g. paper, small, tiny."),
     out: Path = typer.Option(..., "--out", "-o", help="Checkpoint to write (.safetensors)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run that wrote --out where it stopped."),
+    threads: int = threads_option(),
 ) -> None:
     """Train a model on a data set, with held-out validation and resumable atomic checkpoints.
 
@@ -87,6 +89,8 @@ def train_command(
     with _out_lock(out) if owned else contextlib.nullcontext():  # a second run on --out is refused
         _check_out(out, resume)
         model_cfg, train_cfg, explicit = resolve_training_config(model_cls, preset, config_file, overrides or [])
+        if threads is not None or not train_cfg.threads:  # --threads wins over train.threads
+            train_cfg.threads = use_threads(threads)
         rows = select_rows(read_dataset(data), trigger or [], data)
         rates = sorted({r.sample_rate for r in rows})
         if len(rates) > 1:
@@ -125,16 +129,26 @@ def train_command(
         columns = (
             TextColumn("step {task.completed}/{task.total}"),
             BarColumn(),
-            TextColumn("loss {task.fields[loss]:.3f} bits  {task.fields[speed]:,.0f} samples/s"),
+            TextColumn("{task.fields[status]}"),
             TimeRemainingColumn(),
         )
         with Progress(*columns, console=err_console, transient=True, disable=not main_process) as bar:
-            task = bar.add_task("train", total=train_cfg.steps, loss=float("nan"), speed=0.0)
+            task = bar.add_task("train", total=train_cfg.steps, status="starting")
 
             def report(step: int, total: int, loss: float, speed: float) -> None:
-                bar.update(task, completed=step, loss=loss, speed=speed)
+                bar.update(task, completed=step, status=f"loss {loss:.3f} bits  {speed:,.0f} samples/s")
 
-            result = train(net, train_cfg, train_clips, test_clips, out, resume=resume, extra=extra, progress=report)
+            def held_out(step: int, metrics: dict) -> None:
+                bits = metrics.get("test_bits_per_sample")
+                if bits is not None:
+                    unigram = metrics.get("unigram_bits_per_sample")
+                    against = f" (unigram {unigram:.3f})" if unigram is not None else ""
+                    bar.console.print(f"step {step}: held-out {bits:.3f} bits/sample{against}")
+
+            result = train(
+                net, train_cfg, train_clips, test_clips, out, resume=resume, extra=extra, progress=report,
+                on_eval=held_out,
+            )  # fmt: skip
         if main_process:
             bits = result.metrics.get("test_bits_per_sample")
             summary = "no held-out data"
@@ -154,24 +168,24 @@ def eval_command(
     seconds: float = typer.Option(10.0, "--seconds", help="Seconds per generated clip (collapse needs >= 10)."),
     seed: int = typer.Option(0, "--seed", help="Seed for the generated audio."),
     embeddings: Path = typer.Option(None, "--embeddings", help="Write the trigger-embedding MDS plot (PNG)."),
+    threads: int = threads_option(),
 ) -> None:
     """Score a checkpoint honestly: held-out bits/sample per trigger (vs unigram and uniform), own vs swapped
     labels, and what generation sounds like: a trigger classifier fitted on the data set's train split
     recognises the generated clips (accuracy, recall per trigger), onset rate, flatness and collapse to silence
-    against real held-out clips. Optionally the embedding plot (Figure 8, needs the [plot] extra)."""
-    from asmr_zoo.checkpoints import load_checkpoint, read_metadata
-    from asmr_zoo.evaluation import evaluate, plot_embeddings, require_matplotlib
+    against real held-out clips. Optionally the embedding plot (Figure 8)."""
+    from asmr_zoo.checkpoints import load_checkpoint, read_metadata, weights_step
+    from asmr_zoo.evaluation import evaluate, plot_embeddings
 
-    if embeddings is not None:
-        if embeddings.suffix.lower() != ".png":
-            raise UsageError(f"--embeddings {embeddings} must end in .png")
-        require_matplotlib()
+    if embeddings is not None and embeddings.suffix.lower() != ".png":
+        raise UsageError(f"--embeddings {embeddings} must end in .png")
+    use_threads(threads)
     model = load_checkpoint(checkpoint, zoo=get_zoo())
     served = json.loads(read_metadata(checkpoint).get("extra.triggers", "[]"))
     with _eval_progress() as progress:
         report = evaluate(model, data, served, clips=clips, seconds=seconds, seed=seed, progress=progress)
     if embeddings is not None:
-        plot_embeddings(model, embeddings)
+        plot_embeddings(model, embeddings, checkpoint.stem, weights_step(read_metadata(checkpoint)))
         report["embeddings_plot"] = str(embeddings)
     if as_json:
         typer.echo(json.dumps(report, indent=2))

@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from asmr_zoo.dataset import DatasetWriter, ManifestRow, SegmentAudio
+from asmr_zoo.dataset import PARTS_DIR, DatasetWriter, ManifestRow, SegmentAudio, parse_rows
 from asmr_zoo.datasource import Segment
 from asmr_zoo.errors import DataError, UsageError
 from asmr_zoo.triggers import UNKNOWN
@@ -49,6 +49,32 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return int(match.group(1)), int(match.group(2))
 
 
+def check_channels(channels: int) -> int:
+    """The training copies' channels: 1 (mono) or 2 (stereo)."""
+    if channels not in (1, 2):
+        raise UsageError(f"--channels must be 1 (mono training copies) or 2 (stereo), not {channels}")
+    return channels
+
+
+def check_resume_channels(out: Path, channels: int) -> None:
+    """Refuse to add ``channels``-channel training copies to a data set whose finished videos (their part files,
+    which the manifest is built from) hold another channel count: a rerun resumes those as they are."""
+    parts = Path(out) / PARTS_DIR
+    found: set[int] = set()
+    for part in sorted(parts.glob("*.jsonl")) if parts.is_dir() else ():
+        try:
+            found.update(row.channels for row in parse_rows(part) if row.path is not None and row.channels)
+        except DataError:
+            continue  # unreadable: not finished, so it is redone
+    if found - {channels}:
+        have = " and ".join(f"{c}-channel" for c in sorted(found))
+        fix = f"rerun with --channels {found.pop()}, or " if len(found) == 1 else ""
+        raise DataError(
+            f"{out} holds {have} training copies, which a rerun keeps as they are; "
+            f"{fix}build the {channels}-channel set into another --out"
+        )
+
+
 def in_shard(video_id: str, shard: tuple[int, int] | None) -> bool:
     """Whether ``video_id`` belongs to shard ``i/n``: a stable hash, independent of the list's order."""
     if shard is None:
@@ -72,7 +98,7 @@ def _row(segment: Segment, item: str) -> ManifestRow:
 
 
 def _processed(
-    unit: Unit, sample_rate: int, min_seconds: float, keep_master: bool
+    unit: Unit, sample_rate: int, min_seconds: float, keep_master: bool, channels: int = 1
 ) -> Iterator[tuple[ManifestRow, SegmentAudio | None]]:
     """The unit's rows with their processed audio, one segment at a time (never a whole video in memory)."""
     count = 0
@@ -86,7 +112,7 @@ def _processed(
             yield row, None
             continue
         result = process_segment(
-            segment.audio, segment.sample_rate, segment.start, sample_rate, min_seconds, keep_master
+            segment.audio, segment.sample_rate, segment.start, sample_rate, min_seconds, keep_master, channels
         )
         row.start, row.end, row.note = round(result.start, 3), round(result.end, 3), result.note
         yield row, result.audio
@@ -105,10 +131,14 @@ def build_dataset(
     min_seconds: float = DEFAULT_MIN_SECONDS,
     keep_master: bool = True,
     console: Console | None = None,
+    channels: int = 1,
 ) -> BuildReport:
-    """Materialise ``items`` of ``source`` under ``out``; one line per problem video, the others go on."""
+    """Materialise ``items`` of ``source`` under ``out``; one line per problem video, the others go on.
+    ``channels``: of the training copies (1: mono downmix, 2: stereo); masters keep the source's."""
     if sample_rate < 1000 or sample_rate > 192000:
         raise UsageError(f"--sample-rate {sample_rate} is out of range; use e.g. 16000")
+    check_channels(channels)
+    check_resume_channels(out, channels)
     console = console or Console(stderr=True)
     writer = DatasetWriter(out, audio_format)
     report = BuildReport()
@@ -127,7 +157,8 @@ def build_dataset(
                 report.skipped.append(unit.video_id)
             else:
                 try:
-                    rows = writer.write_video(unit.video_id, _processed(unit, sample_rate, min_seconds, keep_master))
+                    segments = _processed(unit, sample_rate, min_seconds, keep_master, channels)
+                    rows = writer.write_video(unit.video_id, segments)
                 except DataError as exc:
                     report.failed.append((unit.video_id, str(exc)))
                     say(f"error: {unit.video_id}: {exc}")

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from asmr_zoo.errors import DataError, UsageError
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from asmr_zoo_sources.base import UnitSource
 
 data_app = typer.Typer(
@@ -28,6 +30,9 @@ SAMPLE_RATE = typer.Option(16000, "--sample-rate", help="Sample rate of the trai
 SHARD = typer.Option(None, "--shard", help="Process only shard i of n (e.g. 2/8): split a list across jobs.")
 FORMAT = typer.Option("wav", "--format", help="Training copy format: wav or flac (16-bit).")
 MIN_SECONDS = typer.Option(1.0, "--min-seconds", help="Drop segments shorter than this after trimming silence.")
+CHANNELS = typer.Option(
+    1, "--channels", help="Training copies: 1 (mono downmix) or 2 (stereo; mono sources in both channels)."
+)
 
 
 def _run(
@@ -38,6 +43,7 @@ def _run(
     shard: str | None,
     audio_format: str,
     min_seconds: float,
+    channels: int = 1,
 ) -> None:
     from asmr_zoo_sources.build import build_dataset, parse_shard
 
@@ -51,6 +57,7 @@ def _run(
         audio_format=audio_format,
         shard=parse_shard(shard),
         min_seconds=min_seconds,
+        channels=channels,
     )
     total = len(report.processed) + len(report.skipped) + len(report.failed)
     if total == 0:
@@ -74,6 +81,7 @@ def youtube(
     shard: str | None = SHARD,
     audio_format: str = FORMAT,
     min_seconds: float = MIN_SECONDS,
+    channels: int = CHANNELS,
 ) -> None:
     """Cut timestamped ASMR videos into labelled segments (chapters, then description, then comments)."""
     from asmr_zoo_sources.youtube import YouTubeSource
@@ -86,6 +94,7 @@ def youtube(
         shard,
         audio_format,
         min_seconds,
+        channels,
     )
 
 
@@ -95,7 +104,12 @@ def synth(
     triggers: str = typer.Option("all", "--triggers", help="Comma-separated trigger names, or 'all'."),
     minutes: float = typer.Option(1.0, "--minutes", help="Minutes of audio per trigger."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same corpus."),
-    channels: int = typer.Option(2, "--channels", help="Master channels: 1 (mono) or 2 (moving stereo)."),
+    channels: int = typer.Option(
+        None,
+        "--channels",
+        help="1: mono; 2: moving stereo masters and stereo training copies "
+        "(default: stereo masters, mono training copies).",
+    ),
     clip_seconds: float = typer.Option(
         30.0, "--clip-seconds", help="Length of each synthetic 'video'; shorter means more, varied videos."
     ),
@@ -103,17 +117,20 @@ def synth(
     audio_format: str = FORMAT,
 ) -> None:
     """Generate the procedural, license-free demo corpus."""
+    from asmr_zoo_sources.build import check_channels
     from asmr_zoo_sources.synthetic import SyntheticSource
 
     names = [t.strip() for t in triggers.split(",") if t.strip()]
+    training = 1 if channels is None else check_channels(channels)
     _run(
-        SyntheticSource(minutes=minutes, seed=seed, channels=channels, clip_seconds=clip_seconds),
+        SyntheticSource(minutes=minutes, seed=seed, channels=channels or 2, clip_seconds=clip_seconds),
         names,
         out,
         sample_rate,
         None,
         audio_format,
         1.0,
+        training,
     )
 
 
@@ -125,11 +142,12 @@ def folder(
     shard: str | None = SHARD,
     audio_format: str = FORMAT,
     min_seconds: float = MIN_SECONDS,
+    channels: int = CHANNELS,
 ) -> None:
     """Import recordings sorted into one folder per trigger."""
     from asmr_zoo_sources.folder import FolderSource
 
-    _run(FolderSource(), [str(d) for d in dirs], out, sample_rate, shard, audio_format, min_seconds)
+    _run(FolderSource(), [str(d) for d in dirs], out, sample_rate, shard, audio_format, min_seconds, channels)
 
 
 @data_app.command("manifest")
@@ -143,26 +161,39 @@ def manifest(
     shard: str | None = SHARD,
     audio_format: str = FORMAT,
     min_seconds: float = MIN_SECONDS,
+    channels: int = CHANNELS,
 ) -> None:
     """Cut segments listed in YouTube-ASMR-300K-style CSV manifests."""
     from asmr_zoo_sources.manifest_source import ManifestSource
 
     source = ManifestSource(audio_dir=audio_dir, trigger=trigger, download=download, workdir=out / ".work")
-    _run(source, [str(c) for c in csvs], out, sample_rate, shard, audio_format, min_seconds)
+    _run(source, [str(c) for c in csvs], out, sample_rate, shard, audio_format, min_seconds, channels)
 
 
 @data_app.command("stats")
 def stats(
     root: Path = typer.Argument(..., help="A data set directory (with manifest.jsonl)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    spatial: bool = typer.Option(
+        False,
+        "--spatial",
+        help="Also measure the stereo clips (ILD, ITD, coherence, side/mid, dual mono): reads every stereo file.",
+    ),
 ) -> None:
-    """Minutes per trigger, videos, and the train/test split of a data set."""
+    """Minutes per trigger, videos, the train/test split; with --spatial, the stereo image of each trigger."""
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.table import Table
 
     from asmr_zoo_sources.stats import summarise
 
-    summary = summarise(root)
+    if spatial:
+        columns = (TextColumn("measuring stereo"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("", total=None)
+            summary = summarise(root, True, lambda done, total: bar.update(task, completed=done, total=total))
+    else:
+        summary = summarise(root)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
@@ -180,3 +211,30 @@ def stats(
         )
     Console().print(table)
     typer.echo(f"unknown or dropped: {summary['unlabelled']} rows")
+    stereo = {name: row["spatial"] for name, row in summary["triggers"].items() if row.get("spatial")}
+    if stereo:
+        Console().print(_spatial_table(stereo))
+    elif spatial:
+        typer.echo("stereo: none (every training copy and master is mono)")
+
+
+def _spatial_table(sections: dict[str, dict[str, Any]]) -> Table:
+    """Per trigger: stereo clips, dual-mono share, and the spread of the frames' ILD, ITD, coherence, side/mid.
+    A column no trigger measured is left out (ILD >2 kHz when every clip's Nyquist frequency is under 2 kHz)."""
+    from rich.table import Table
+
+    columns = {"ILD dB": ("ild_db", 1), "ILD >2 kHz dB": ("ild_high_db", 1), "ITD µs": ("itd_us", 0)}
+    columns |= {"coherence": ("coherence", 2), "side/mid dB": ("side_mid_db", 1)}
+    columns = {c: spec for c, spec in columns.items() if any(s[spec[0]] is not None for s in sections.values())}
+    table = Table(title="stereo (active frames: mean ± std)")
+    for column in ("trigger", "stereo clips", "dual mono", *columns):
+        table.add_column(column, justify="left" if column == "trigger" else "right", no_wrap=True)
+
+    def spread(stat: dict[str, float] | None, digits: int) -> str:
+        return "" if stat is None else " ± ".join(f"{round(stat[k], digits) + 0.0:.{digits}f}" for k in ("mean", "std"))
+
+    for name, s in sections.items():
+        share = s["dual_mono_share"]
+        cells = [spread(s[key], digits) for key, digits in columns.values()]
+        table.add_row(name, str(s["clips"]), "" if share is None else f"{share:.0%}", *cells)
+    return table

@@ -1,8 +1,9 @@
 """Segment processing: trim silence, enforce a minimum length, normalise loudness, derive the training copy.
 
 The master keeps the source's channels and rate; the training copy is an explicit mono downmix at the
-model's rate (soxr). Both are normalised on their own so the codec's range is used: gain towards an RMS
-target, capped so the peak stays under a ceiling (no clipping, ever).
+model's rate (soxr), or with ``channels=2`` a stereo copy (a mono source duplicated into both channels). Both
+are normalised on their own so the codec's range is used: gain towards an RMS target (over all channels, so
+level differences between them stay), capped so the peak stays under a ceiling (no clipping, ever).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from asmr_zoo.audio import resample, to_mono
 from asmr_zoo.dataset import SegmentAudio
+from asmr_zoo.errors import DataError
 
 TARGET_RMS_DB = -20.0
 PEAK_CEILING_DB = -1.0
@@ -67,10 +69,26 @@ def normalise(audio: np.ndarray) -> np.ndarray:
     return (audio * gain).astype(np.float32)
 
 
+def training_channels(audio: np.ndarray, channels: int) -> np.ndarray:
+    """``(c, n)`` -> the training copy's channels: the mono downmix, or stereo (mono duplicated into both)."""
+    if channels == 1:
+        return to_mono(audio)
+    if audio.shape[0] > 2:
+        raise DataError(f"the source has {audio.shape[0]} channels; stereo training copies need a mono or stereo one")
+    return np.repeat(audio, 2 // audio.shape[0], axis=0)
+
+
 def process_segment(
-    audio: np.ndarray, rate: int, start: float, sample_rate: int, min_seconds: float, keep_master: bool = True
+    audio: np.ndarray,
+    rate: int,
+    start: float,
+    sample_rate: int,
+    min_seconds: float,
+    keep_master: bool = True,
+    channels: int = 1,
 ) -> Processed:
-    """Trim, check the length, normalise; ``audio`` is the ``(channels, samples)`` master cut at ``start``."""
+    """Trim, check the length, normalise; ``audio`` is the ``(channels, samples)`` master cut at ``start``;
+    ``channels`` of the training copy: 1 or 2."""
     first, last = silence_bounds(audio, rate)
     if last <= first:
         return Processed(start, start + audio.shape[-1] / rate, None, "silent")
@@ -78,6 +96,6 @@ def process_segment(
     begin, end = start + first / rate, start + last / rate
     if end - begin < min_seconds:
         return Processed(begin, end, None, f"shorter than {min_seconds:g} s after trimming silence")
-    training = normalise(resample(to_mono(trimmed), rate, sample_rate))
+    training = normalise(resample(training_channels(trimmed, channels), rate, sample_rate))
     master = normalise(trimmed) if keep_master else None
     return Processed(begin, end, SegmentAudio(training, sample_rate, master, rate if keep_master else None))

@@ -26,10 +26,12 @@ from typing import Any, ClassVar, NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from asmr_zoo.envelope import EnvelopePrior, frame_hop, frame_levels, level_value
 from asmr_zoo.errors import UsageError
 from asmr_zoo.interfaces import Codec, Conditioner, Model, ModelConfig, Pick, SamplingPolicy
+from asmr_zoo.native_build import native_or
 from asmr_zoo.sampling import filter_logits, pick_with_policy
 
 
@@ -56,6 +58,8 @@ class WaveNetConfig(ModelConfig):
     envelope_levels: int = 0  # > 0: a loudness prior with this many levels conditions every block locally
     envelope_hidden: int = 128  # the prior's GRU size
     sample_window: int = 0  # > 0: in training, the sample loss covers a crop this long (the prior: the window)
+    fast_engine: str = "auto"  # cached generation: native (C), torch, or auto (native up to batch 8 where it builds)
+    checkpoint_activations: bool = False  # recompute each block in the backward pass: far less memory, slower
 
 
 class ResidualBlock(nn.Module):
@@ -139,6 +143,10 @@ class EnvelopeLogits(NamedTuple):
     offset: int
 
 
+FAST_ENGINES = ("auto", "native", "torch")
+NATIVE_BATCH = 8  # auto: the C loop up to this batch (benchmarks/bench_wavenet.py)
+
+
 class WaveNet(Model):
     """WaveNet: a causal input convolution, stacks of gated residual blocks, skip connections, 256 logits."""
 
@@ -208,6 +216,8 @@ class WaveNet(Model):
         self.end1 = nn.Conv1d(c.skip_channels, c.end_channels, 1)
         self.end2 = nn.Conv1d(c.end_channels, classes, 1)
         self.silence_code = codec.silence[0]
+        if c.fast_engine not in FAST_ENGINES:
+            raise UsageError(f"fast_engine must be one of {', '.join(FAST_ENGINES)}, got '{c.fast_engine}'")
         if c.envelope_levels < 0 or c.sample_window < 0:
             raise UsageError("envelope_levels and sample_window must be >= 0 (0 turns them off)")
         self.hop = frame_hop(c.sample_rate)
@@ -280,8 +290,12 @@ class WaveNet(Model):
         x = F.embedding(shifted, self._input_weights()).transpose(1, 2)  # (B, input_channels, T)
         x = self.input_conv(F.pad(x, (1, 0)))
         skips = 0
+        recompute = self.config.checkpoint_activations and torch.is_grad_enabled()
         for block in self.blocks:
-            x, skip = block(x, h, y)
+            if recompute:  # keep only each block's input; its gates are recomputed in the backward pass
+                x, skip = checkpoint(block, x, h, y, use_reentrant=False)
+            else:
+                x, skip = block(x, h, y)
             skips = skips + skip
         logits = self.end2(F.relu(self.end1(F.relu(skips))))  # relu -> 1x1 -> relu -> 1x1, no softmax
         return logits.transpose(1, 2).unsqueeze(2)
@@ -379,8 +393,13 @@ class WaveNet(Model):
         policy: SamplingPolicy,
         progress: Callable[[int, int], None] | None = None,
     ) -> torch.Tensor:
-        """The cached loop fused with the sampler's policy: codes ``(B, num_samples, 1)``, from silence."""
+        """The cached loop fused with the sampler's policy: codes ``(B, num_samples, 1)``, from silence; in C
+        (``native.py``) or in torch, as ``fast_engine`` picks."""
         batch = state.input_past.shape[0]
+        if self.fast_engine(batch) == "native":
+            from asmr_zoo_wavenet.native import run_native
+
+            return run_native(self, num_samples, state, policy, progress)
         out = torch.empty(batch, num_samples, 1, dtype=torch.long)
         code = torch.full((batch,), self.silence_code, dtype=torch.long)
         every = max(1, num_samples // 200)
@@ -391,6 +410,21 @@ class WaveNet(Model):
             if progress is not None and ((t + 1) % every == 0 or t + 1 == num_samples):
                 progress(t + 1, num_samples)
         return out
+
+    def fast_engine(self, batch: int) -> str:
+        """``config.fast_engine``, with ``auto`` resolved: the C loop up to batch ``NATIVE_BATCH`` (above it
+        torch's batched matrix products win), where it builds, on float32 CPU weights; else torch."""
+        engine = self.config.fast_engine
+        weight = self.end2.weight
+        if engine == "torch" or (engine == "auto" and batch > NATIVE_BATCH):
+            return "torch"
+        if weight.device.type != "cpu" or weight.dtype != torch.float32:
+            if engine == "native":
+                raise UsageError("fast_engine=native runs on float32 CPU weights only; use fast_engine=torch")
+            return "torch"
+        from asmr_zoo_wavenet import native
+
+        return native_or("torch", f"fast_engine={engine}", native.library, "generating with the slower torch loop")
 
     def step(
         self, prev: torch.Tensor, state: WaveNetState, pick: Pick

@@ -16,9 +16,10 @@ I* is masked so the current coarse sample c_t reaches only the fine half of the 
 V h (h: the trigger embedding through a dense layer) to the gates; ``concat`` also lets R read the trigger
 embedding b next to h_{t-1}: R [h_{t-1}; b] (eq. 3).
 
-Training runs the input projections for all steps at once; only the recurrence is sequential (``nn.GRU``
-with the masked input matrix for ``none`` and ``gate-bias``, a loop over the cell for ``concat``, whose
-per-clip R b term sits inside r_t o (...)). Generation has a step-by-step path (``step``) and a fused loop
+Training runs the input projections for all steps at once; only the recurrence is sequential: a C loop
+with an exact backward pass (``recurrence.py``, every conditioner), or in torch ``nn.GRU`` with the masked
+input matrix for ``none`` and ``gate-bias`` and a loop over the cell for ``concat``, whose per-clip R b term
+sits inside r_t o (...). Generation has a step-by-step path (``step``) and a fused loop
 (``generate_fast``): C with int8 or fp32 weights (``native.py``), or TorchScript with fp32, bf16 or int8.
 """
 
@@ -35,10 +36,12 @@ from torch.nn import functional as F
 
 from asmr_zoo.errors import UsageError
 from asmr_zoo.interfaces import Codec, Conditioner, Model, ModelConfig, Pick, SamplingPolicy
+from asmr_zoo.native_build import native_or
 
 CLASSES = 256
 PRECISIONS = ("fp32", "bf16", "int8")
 ENGINES = ("auto", "native", "torchscript")
+TRAIN_ENGINES = ("auto", "native", "torch")
 
 
 @dataclass
@@ -51,6 +54,7 @@ class WaveRNNConfig(ModelConfig):
     fine_weight: float = 1.0
     fast_weights: str = "int8"  # weights of the fused generation loop: fp32 (exact), bf16 or int8
     fast_engine: str = "auto"  # the fused loop: native (C), torchscript, or auto (native where it builds)
+    train_engine: str = "auto"  # the training recurrence: native (C), torch, or auto (native where it builds)
 
 
 class WaveRNNState(NamedTuple):
@@ -92,6 +96,8 @@ class WaveRNN(Model):
             raise UsageError(f"fast_weights must be one of {', '.join(PRECISIONS)}, got '{config.fast_weights}'")
         if config.fast_engine not in ENGINES:
             raise UsageError(f"fast_engine must be one of {', '.join(ENGINES)}, got '{config.fast_engine}'")
+        if config.train_engine not in TRAIN_ENGINES:
+            raise UsageError(f"train_engine must be one of {', '.join(TRAIN_ENGINES)}, got '{config.train_engine}'")
         if config.fast_engine == "native" and config.fast_weights == "bf16":
             raise UsageError("fast_engine=native takes fast_weights int8 or fp32; use fast_engine=torchscript for bf16")
         hidden, half = config.hidden, config.hidden // 2
@@ -163,6 +169,11 @@ class WaveRNN(Model):
             x = torch.cat([x, feats[:, None].expand(batch, steps, -1)], dim=-1)
         h0 = codes.new_zeros((1, batch, self.config.hidden), dtype=torch.float)
         weight_ih = self._masked_input_weight()
+        if self.train_engine(codes) == "native":  # eq. 1 in C, for every conditioner (recurrence.py)
+            from asmr_zoo_wavernn.recurrence import recurrence
+
+            gi = F.linear(x, weight_ih, self.gru.bias_ih_l0)
+            return self._heads(recurrence(gi, gh_bias, self.gru.weight_hh_l0, h0[0]))
         if not self.concat:  # eq. 1 (+ eq. 2) is exactly nn.GRU with the masked input matrix
             states, _ = torch.func.functional_call(self.gru, {"weight_ih_l0": weight_ih}, (x, h0))
             return self._heads(states)
@@ -173,11 +184,24 @@ class WaveRNN(Model):
             states.append(h)
         return self._heads(torch.stack(states, dim=1))
 
+    def train_engine(self, codes: torch.Tensor) -> str:
+        """The teacher-forced recurrence: ``native`` (C) where ``config.train_engine`` allows it, it builds and
+        the weights are float32 on the CPU; else ``torch`` (``nn.GRU``, or a loop over the cell for concat)."""
+        engine = self.config.train_engine
+        if engine == "torch" or codes.device.type != "cpu" or self.gru.weight_hh_l0.dtype != torch.float32:
+            if engine == "native":
+                raise UsageError("train_engine=native runs on float32 CPU weights only; use train_engine=torch")
+            return "torch"
+        from asmr_zoo_wavernn import recurrence
+
+        slower = "training with the slower torch recurrence"
+        return native_or("torch", f"train_engine={engine}", recurrence.library, slower)
+
     def loss_from_logits(self, logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """coarse_weight * CE(coarse) + fine_weight * CE(fine), mean nats per sample."""
-        coarse = F.cross_entropy(logits[..., 0, :].reshape(-1, CLASSES), codes[..., 0].reshape(-1))
-        fine = F.cross_entropy(logits[..., 1, :].reshape(-1, CLASSES), codes[..., 1].reshape(-1))
-        return self.config.coarse_weight * coarse + self.config.fine_weight * fine
+        nats = F.cross_entropy(logits.reshape(-1, CLASSES), codes.reshape(-1), reduction="none").view(-1, 2)
+        weights = nats.new_tensor([self.config.coarse_weight, self.config.fine_weight])
+        return (nats * weights).sum(1).mean()  # one pass over both heads: no per-head slices to backprop
 
     def trigger_embeddings(self) -> torch.Tensor | None:
         return self.embedding.weight if self.conditioner.conditioned else None
@@ -236,14 +260,8 @@ class WaveRNN(Model):
             return "torchscript"
         from asmr_zoo_wavernn import native
 
-        try:
-            native.library()
-        except native.NativeUnavailable as err:
-            if engine == "native":
-                raise UsageError(f"fast_engine=native: {err}; or use fast_engine=torchscript") from None
-            warnings.warn(f"{err}; generating with the slower TorchScript loop", RuntimeWarning, stacklevel=2)
-            return "torchscript"
-        return "native"
+        slower = "generating with the slower TorchScript loop"
+        return native_or("torchscript", f"fast_engine={engine}", native.library, slower)
 
     def fused_cell(self, precision: str | None = None, engine: str | None = None) -> Any:
         """The generation cell for the current weights (cached until a parameter changes): a

@@ -19,6 +19,9 @@
 #define ASMR_ZOO_VNNI 1
 #endif
 
+#include "fastmath.h"
+#include "pick.h"
+
 #define CLASSES 256
 #define MAX_GROUP 8     /* clips run in lockstep, so that one weight load serves all of them */
 #define ACCUMULATORS 16 /* int32 sum registers per pass: enough independent chains to hide vpdpbusd's latency */
@@ -45,10 +48,7 @@ typedef struct {
 typedef struct {
     const Net *net;
     int32_t steps;
-    float inv_temp;
-    int32_t top_k;
-    float top_p;
-    int32_t greedy;
+    Policy policy;
 } Run;
 
 typedef struct { /* one clip's buffers; everything (B, ...) is indexed at this clip */
@@ -64,28 +64,7 @@ typedef struct { /* one clip's buffers; everything (B, ...) is indexed at this c
 
 /* ---- element-wise math --------------------------------------------------------------------------- */
 
-/* exp(x) to about 1 ulp (Cephes' expf polynomial), written branch-free so the loops vectorize. */
-static inline float exp_approx(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest: 1.5 * 2^23 trick */
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
-static inline float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
-
-static inline float tanh_approx(float x) { return 1.0f - 2.0f / (1.0f + exp_approx(2.0f * x)); }
+/* exp_approx, sigmoid, tanh_approx: fastmath.h; pick_class: pick.h */
 
 /* ---- mat-vecs ------------------------------------------------------------------------------------ */
 
@@ -243,49 +222,6 @@ static void cell(const Net *net, int half_index, const float *g, const float *bi
     }
 }
 
-static int cmp_desc(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x < y) - (x > y);
-}
-
-/* One class from logits: argmax when greedy, else temperature, top-k, nucleus, then inverse-CDF sampling
- * with the uniform u (the same distribution as asmr_zoo.sampling.pick_with_policy). */
-static int64_t pick(const Run *run, const float *logits, float u) {
-    int best = 0;
-    for (int i = 1; i < CLASSES; i++)
-        if (logits[i] > logits[best]) best = i;
-    if (run->greedy) return best;
-    float z[CLASSES], p[CLASSES], top = logits[best] * run->inv_temp;
-    for (int i = 0; i < CLASSES; i++) z[i] = logits[i] * run->inv_temp;
-    float floor_z = -INFINITY; /* classes below floor_z are filtered out */
-    if ((run->top_k > 0 && run->top_k < CLASSES) || run->top_p < 1.0f) {
-        float sorted[CLASSES];
-        memcpy(sorted, z, sizeof sorted);
-        qsort(sorted, CLASSES, sizeof(float), cmp_desc);
-        int keep = run->top_k > 0 && run->top_k < CLASSES ? run->top_k : CLASSES;
-        floor_z = sorted[keep - 1];
-        while (keep < CLASSES && sorted[keep] >= floor_z) keep++; /* ties with the k-th are kept */
-        if (run->top_p < 1.0f) {
-            float total = 0.0f, before = 0.0f;
-            for (int i = 0; i < keep; i++) total += exp_approx(sorted[i] - top);
-            int i = 0;
-            while (i < keep && before <= run->top_p * total) before += exp_approx(sorted[i++] - top);
-            floor_z = sorted[i - 1];
-        }
-    }
-    float total = 0.0f;
-    for (int i = 0; i < CLASSES; i++) {
-        p[i] = z[i] >= floor_z ? exp_approx(z[i] - top) : 0.0f;
-        total += p[i];
-    }
-    float target = u * total, cum = 0.0f;
-    for (int i = 0; i < CLASSES; i++) {
-        cum += p[i];
-        if (p[i] > 0.0f && cum > target) return i;
-    }
-    return best; /* u * total rounded past the last class: the most likely one */
-}
-
 typedef struct { /* one worker's buffers for a group of up to MAX_GROUP clips */
     float *h;       /* (MAX_GROUP, H) the clips' states, side by side */
     float *g;       /* (MAX_GROUP, 3H) R h_{t-1} */
@@ -323,8 +259,8 @@ static void run_group(const Run *run, Clip *clips, int m, Scratch *s) {
                 const float *logits = s->logits + (size_t)i * CLASSES;
                 size_t at = 2 * (size_t)t + head;
                 int64_t code = clips[i].forced     ? clips[i].forced[at]
-                               : clips[i].uniforms ? pick(run, logits, clips[i].uniforms[at])
-                                                   : pick(run, logits, 0.0f);
+                               : clips[i].uniforms ? pick_class(&run->policy, logits, clips[i].uniforms[at])
+                                                   : pick_class(&run->policy, logits, 0.0f);
                 if (clips[i].logits) memcpy(clips[i].logits + at * CLASSES, logits, sizeof(float) * CLASSES);
                 clips[i].codes[at] = code;
                 if (head)
@@ -379,7 +315,7 @@ static void *work(void *arg) {
  * Returns 0, or -1 when memory could not be had. */
 int wavernn_run(const Net *net, int32_t batch, int32_t steps, int32_t threads, float inv_temp, int32_t top_k,
                 float top_p, int32_t greedy, Clip *clips) {
-    Run run = {net, steps, inv_temp, top_k, top_p, greedy};
+    Run run = {net, steps, {inv_temp, top_k, top_p, greedy}};
     if (threads > batch) threads = batch;
     if (threads < 1) threads = 1;
     Worker workers[64];

@@ -7,21 +7,13 @@ about 30 element-wise ops). The C loop makes no calls per sample: int8 mat-vecs 
 that stay in L2 (1 MB at hidden 512), the cell's sigmoid/tanh vectorized, and sampling by inverse CDF
 on one uniform per pick drawn from the policy's generator.
 
-The library is compiled with ``-O3 -march=native`` into ``$ASMR_ZOO_CACHE`` (default: the platform's
-user cache dir), keyed by the source, the flags, the compiler and the CPU, and written atomically, so
-one build serves every later run. Where it cannot be built (no compiler), the model falls back to the
-TorchScript loop with a warning.
+The library is built and cached by ``asmr_zoo.native_build``. Where it cannot be built (no compiler), the
+model falls back to the TorchScript loop with a warning.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,15 +21,12 @@ from typing import Any
 import torch
 
 from asmr_zoo.interfaces import SamplingPolicy
+from asmr_zoo.native_build import Loader, NativeUnavailable
+
+__all__ = ["NativeCell", "NativeUnavailable", "build", "library", "run_native"]
 
 SOURCE = Path(__file__).with_name("native.c")
-FLAGS = ["-O3", "-march=native", "-fopenmp-simd", "-std=c11", "-shared", "-fPIC"]
-PORTABLE_FLAGS = ["-O3", "-fopenmp-simd", "-std=c11", "-shared", "-fPIC"]
 CHUNK = 4096  # samples per call into C at batch <= 16 (fewer above): progress and Ctrl-C are handled between calls
-
-
-class NativeUnavailable(RuntimeError):
-    """The C loop cannot be built or loaded here (no compiler, or it failed)."""
 
 
 class Linear(ctypes.Structure):
@@ -81,79 +70,7 @@ class Clip(ctypes.Structure):
     ]
 
 
-def cache_dir() -> Path:
-    """``$ASMR_ZOO_CACHE``, or the platform's user cache dir for asmr-zoo."""
-    env = os.environ.get("ASMR_ZOO_CACHE")
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("asmr-zoo"))
-
-
-def _cpu_id() -> str:
-    """What ``-march=native`` depends on: the machine and, on Linux, the CPU's model and flags."""
-    try:
-        info = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
-    except OSError:
-        info = ""
-    return platform.machine() + platform.processor() + info
-
-
-def build(compiler: str | None = None, extra_flags: tuple[str, ...] = ()) -> Path:
-    """The compiled library, built now if no cached build matches. Raises ``NativeUnavailable``."""
-    compiler = compiler or os.environ.get("CC", "cc")
-    if shutil.which(compiler) is None:
-        raise NativeUnavailable(f"no C compiler '{compiler}' on PATH (set CC, or install gcc or clang)")
-    try:
-        version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError) as err:
-        raise NativeUnavailable(f"cannot run the C compiler '{compiler}': {err}") from None
-    try:
-        source = SOURCE.read_bytes()
-    except OSError as err:
-        raise NativeUnavailable(f"the C source of the generation loop is missing: {err}") from None
-    errors = []
-    for flags in (FLAGS, PORTABLE_FLAGS):  # -march=native is not known to every compiler
-        flags = [*flags, *extra_flags]
-        key = hashlib.sha256(b"\0".join([source, " ".join(flags).encode(), version.encode(), _cpu_id().encode()]))
-        target = cache_dir() / "native" / f"wavernn-{key.hexdigest()[:16]}.so"
-        if target.is_file():
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            out = Path(tmp) / target.name
-            result = subprocess.run(
-                [compiler, *flags, str(SOURCE), "-o", str(out), "-lm", "-lpthread"], capture_output=True, text=True
-            )
-            if result.returncode == 0:
-                os.replace(out, target)  # atomic: a concurrent build or an interrupted one leaves no partial file
-                return target
-            errors.append(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed")
-    raise NativeUnavailable(f"building the C generation loop with '{compiler}' failed: {errors[-1]}")
-
-
-_loaded: dict[tuple[str, ...], ctypes.CDLL | NativeUnavailable] = {}
-
-
-def library(extra_flags: tuple[str, ...] = ()) -> ctypes.CDLL:
-    """The loaded library (built on first use; a failure is remembered). Raises ``NativeUnavailable``."""
-    if extra_flags not in _loaded:
-        try:
-            lib = ctypes.CDLL(str(build(extra_flags=extra_flags)))
-        except OSError as err:
-            _loaded[extra_flags] = NativeUnavailable(f"cannot load the C generation loop: {err}")
-        except NativeUnavailable as err:
-            _loaded[extra_flags] = err
-        else:
-            _loaded[extra_flags] = _declare(lib)
-    found = _loaded[extra_flags]
-    if isinstance(found, NativeUnavailable):
-        raise found
-    return found
-
-
-def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
+def _declare(lib: ctypes.CDLL) -> None:
     lib.wavernn_run.argtypes = [
         ctypes.POINTER(Net),
         ctypes.c_int32,
@@ -167,7 +84,10 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     ]
     lib.wavernn_run.restype = ctypes.c_int
     lib.wavernn_simd.restype = ctypes.c_int
-    return lib
+
+
+library = Loader(SOURCE, "wavernn", "C generation loop", _declare)
+build = library.build
 
 
 def _ptr(tensor: torch.Tensor | None) -> int | None:

@@ -1,0 +1,145 @@
+"""WaveNet's C generation loop against the torch cached loop (``step_logits``): the same logits and greedy
+codes on random and shipped weights, envelope variant included; its sampling draws from the policy's
+distribution; ``auto`` picks and falls back as documented."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from asmr_zoo.checkpoints import load_checkpoint
+from asmr_zoo.errors import UsageError
+from asmr_zoo.factory import build_model
+from asmr_zoo.interfaces import SamplingPolicy
+from asmr_zoo.plugins import get_zoo
+from asmr_zoo.sampling import filter_logits
+from asmr_zoo_wavenet.model import NATIVE_BATCH
+from asmr_zoo_wavenet.native import NativeRun
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
+TRIGGERS = ["tapping_glass", "whispering"]
+
+
+def tiny(conditioner: str = "global", **overrides):
+    torch.manual_seed(0)
+    vocabulary = TRIGGERS if conditioner == "global" else []
+    return build_model("wavenet", conditioner, vocabulary, overrides, preset="tiny").eval()
+
+
+def cond_for(model, batch: int) -> torch.Tensor | None:
+    return torch.arange(batch) % len(model.conditioner) if model.conditioner.conditioned else None
+
+
+@torch.no_grad()
+def torch_logits_along(model, codes: torch.Tensor, cond) -> torch.Tensor:
+    """The torch cached loop's logits ``(B, T, 256)`` when it is fed ``codes (B, T)`` (teacher forcing)."""
+    state = model.init_state(codes.shape[0], cond)
+    code = torch.full((codes.shape[0],), model.silence_code)
+    logits = []
+    for t in range(codes.shape[1]):
+        logits.append(model.step_logits(code, state))
+        code = codes[:, t]
+    return torch.stack(logits, 1)
+
+
+@torch.no_grad()
+def native_sampled(model, batch: int, steps: int, cond) -> tuple[torch.Tensor, torch.Tensor]:
+    """Codes ``(B, steps)`` the C loop draws (temperature 1, seeded) and its logits ``(B, steps, 256)``."""
+    run = NativeRun(model, model.init_state(batch, cond))
+    logits = torch.empty(batch, steps, 256)
+    policy = SamplingPolicy(generator=torch.Generator().manual_seed(1))
+    codes = run.run(torch.full((batch,), model.silence_code), steps, policy, logits)
+    return codes, logits
+
+
+@pytest.mark.parametrize(
+    ("conditioner", "encoding"), [("none", "embedding"), ("global", "embedding"), ("global", "onehot")]
+)
+def test_native_logits_equal_the_torch_loop(conditioner, encoding):
+    model = tiny(conditioner, input_encoding=encoding, input_channels=256 if encoding == "onehot" else 8)
+    steps = 3 * model.receptive_field + 5  # every ring buffer wraps around
+    cond = cond_for(model, 3)
+    codes, logits = native_sampled(model, 3, steps, cond)
+    assert len(codes.unique()) > 50  # a real random walk
+    assert (logits - torch_logits_along(model, codes, cond)).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("name", ["wavenet-none-whispering", "wavenet-global", "wavenet-global-envelope"])
+def test_native_generation_equals_torch_on_shipped_weights(name):
+    model = load_checkpoint(CHECKPOINTS / f"{name}.safetensors", zoo=get_zoo())
+    cond = cond_for(model, 2)
+    greedy = SamplingPolicy(greedy=True)
+    with torch.no_grad():
+        results = []
+        for engine in ("torch", "native"):
+            model.config.fast_engine = engine
+            results.append(model.generate_fast(1500, model.init_state(2, cond), greedy))
+    assert torch.equal(results[0], results[1])  # the envelope variant: its drawn frames agree too
+    if model.prior is None:  # the logits along a sampled trajectory
+        codes, logits = native_sampled(model, 2, 2000, cond)
+        assert (logits - torch_logits_along(model, codes, cond)).abs().max() < 1e-3
+
+
+@pytest.mark.parametrize(
+    "policy", [SamplingPolicy(), SamplingPolicy(temperature=0.6), SamplingPolicy(top_k=5), SamplingPolicy(top_p=0.7)]
+)
+def test_native_sampling_draws_from_the_policy_distribution(policy):
+    """Over many steps the drawn codes' counts match the summed per-step probabilities of the policy."""
+    model = tiny("none")
+    policy.generator = torch.Generator().manual_seed(2)
+    batch, steps = 4, 5000
+    run = NativeRun(model, model.init_state(batch))
+    logits = torch.empty(batch, steps, 256)
+    codes = run.run(torch.full((batch,), model.silence_code), steps, policy, logits)
+    probs = torch.softmax(filter_logits(logits.reshape(-1, 256), policy), dim=-1)
+    drawn = codes.reshape(-1)
+    assert probs[torch.arange(len(drawn)), drawn].min() > 0  # never a filtered class
+    expected = probs.sum(0)
+    counts = torch.bincount(drawn, minlength=256).float()
+    assert ((counts - expected).abs() <= 6 * expected.sqrt() + 3).all()
+    assert len(drawn.unique()) > (3 if policy.top_k else 20)
+
+
+def test_native_is_seeded_and_auto_picks_by_batch():
+    model = tiny("global")
+    draws = []
+    for _ in range(2):
+        policy = SamplingPolicy(generator=torch.Generator().manual_seed(9))
+        draws.append(model.generate_fast(400, model.init_state(2, cond_for(model, 2)), policy))
+    assert torch.equal(draws[0], draws[1])
+    assert model.fast_engine(NATIVE_BATCH) == "native" and model.fast_engine(NATIVE_BATCH + 1) == "torch"
+    model.config.fast_engine = "native"
+    assert model.fast_engine(NATIVE_BATCH + 1) == "native"
+    with pytest.raises(UsageError, match="fast_engine must be one of auto, native, torch"):
+        tiny(fast_engine="gpu")
+    assert math.isfinite(float(draws[0].float().mean()))
+
+
+GENERATE = """
+import warnings, torch
+from asmr_zoo.factory import build_model
+from asmr_zoo.errors import UsageError
+from asmr_zoo.interfaces import SamplingPolicy
+model = build_model("wavenet", "none", [], {{"fast_engine": "{engine}"}}, preset="tiny").eval()
+with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+    warnings.simplefilter("always")
+    try:
+        codes = model.generate_fast(20, model.init_state(1), SamplingPolicy(greedy=True))
+    except UsageError as err:
+        print("error:", err)
+    else:
+        print(model.fast_engine(1), tuple(codes.shape), [str(w.message) for w in caught])
+"""
+
+
+def test_without_a_compiler_auto_falls_back_and_native_says_why(without_compiler):
+    outputs = without_compiler(GENERATE)
+    assert outputs["auto"].startswith("torch (1, 20, 1)") and "slower torch loop" in outputs["auto"]
+    assert outputs["native"] == (
+        "error: fast_engine=native: no C compiler 'no-such-cc' on PATH (set CC, or install gcc or clang); "
+        "or use fast_engine=torch"
+    )

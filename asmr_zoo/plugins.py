@@ -56,7 +56,7 @@ class Component:
             module_name, _, attr = self.target.partition(":")
             try:
                 self.target = getattr(importlib.import_module(module_name), attr)
-            except Exception as exc:  # a broken plugin module: report, don't crash
+            except (Exception, SystemExit) as exc:  # a broken plugin module: report, do not crash
                 raise PluginError(
                     f"{singular(self.kind)} '{self.name}' from plugin '{self.plugin}' could not be loaded "
                     f"from {self.target!r}: {type(exc).__name__}: {exc}"
@@ -150,6 +150,7 @@ class Zoo:
                     "failed",
                     (f"plugin name '{ep.name}' is already used by distribution '{self.plugins[ep.name].distribution}'"),
                 )
+                record.name = f"{ep.name} ({record.distribution or ep.value})"  # the first one keeps its row
                 self._record(record, PluginError(record.error))
                 continue
             if only is not None and ep.name not in only:
@@ -161,7 +162,7 @@ class Zoo:
                 continue
             try:
                 module = ep.load()
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # sys.exit() at import must not end every command
                 record.status, record.error = "failed", f"import failed: {type(exc).__name__}: {exc}"
                 self._record(record, exc)
                 continue
@@ -171,7 +172,7 @@ class Zoo:
         """Register one plugin object, all-or-nothing; failures are recorded (or raised in strict mode)."""
         try:
             self._add_plugin(module, record, app)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             if self.pm.is_registered(module):
                 self.pm.unregister(module)
             record.status = "failed"

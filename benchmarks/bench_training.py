@@ -9,7 +9,8 @@ A training step is forward, loss, backward and an Adam update on a batch of rand
   the project's cell;
 - torch: the model's ``train_engine=torch`` path (``nn.GRU``; the cell loop for concat);
 - native: ``train_engine=native``, the C recurrence (``asmr_zoo_wavernn/recurrence.py``).
-WaveNet: the ``small`` and ``paper`` presets with and without activation checkpointing.
+WaveNet: the ``small`` and ``paper`` presets with and without activation checkpointing (``--wavenet paper
+--wavenet-window 32000 --batch 1 --engines checkpointed --quick``: the paper preset at its own window).
 Each measurement runs in its own subprocess (so peak RSS is that engine's own), interleaved over engines
 and repeated; the table shows min / median / max samples/s, the ratio of medians against the reference
 measured in the same run, and the largest peak RSS.
@@ -54,7 +55,8 @@ def naive_forward(model, codes: torch.Tensor, cond: torch.Tensor | None) -> torc
 
 
 def worker(spec: dict) -> dict:
-    """Time ``spec['steps']`` training steps after one warm-up step; return samples/s, s/step, peak RSS."""
+    """Time ``spec['steps']`` training steps after one warm-up step (0: time a single cold step); return
+    samples/s, s/step, peak RSS."""
     from asmr_zoo.factory import build_model
 
     torch.set_num_threads(spec["threads"])
@@ -80,11 +82,12 @@ def worker(spec: dict) -> dict:
         model.loss_from_logits(forward(codes, cond), codes).backward()
         optimizer.step()
 
-    step()
+    if spec["steps"]:
+        step()  # warm-up, not timed
     start = time.perf_counter()
-    for _ in range(spec["steps"]):
+    for _ in range(max(1, spec["steps"])):
         step()
-    per_step = (time.perf_counter() - start) / spec["steps"]
+    per_step = (time.perf_counter() - start) / max(1, spec["steps"])
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"samples_per_s": batch * window / per_step, "s_per_step": per_step, "rss_mib": rss_mib}
 
@@ -104,7 +107,7 @@ def row(label: str, specs: dict[str, dict], repeats: int, reference: str) -> Non
     for _ in range(repeats):
         for name, spec in specs.items():
             runs[name].append(measure(spec))
-    ref = [r["samples_per_s"] for r in runs[reference] if "samples_per_s" in r]
+    ref = [r["samples_per_s"] for r in runs.get(reference, []) if "samples_per_s" in r]
     for name, results in runs.items():
         good = [r for r in results if "samples_per_s" in r]
         if not good:
@@ -124,7 +127,8 @@ def row(label: str, specs: dict[str, dict], repeats: int, reference: str) -> Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--quick", action="store_true", help="one step per measurement, one repeat")
+    parser.add_argument("--quick", action="store_true", help="one cold step per measurement, one repeat")
+    parser.add_argument("--engines", default="", help="only these engines, e.g. native,naive or checkpointed")
     parser.add_argument("--threads", type=int, default=1, help="torch threads in each worker (default 1)")
     parser.add_argument("--sizes", default="demo,paper", help="WaveRNN sizes to run (demo, paper)")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per engine (interleaved)")
@@ -136,18 +140,19 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
-    repeats, steps = (1, 1) if args.quick else (args.repeats, 2)
+    repeats, steps = (1, 0) if args.quick else (args.repeats, 2)
+    keep = set(filter(None, args.engines.split(",")))
     print(f"torch {torch.__version__}, {args.threads} thread(s) per worker, batch {args.batch}")
     print(f"{'config':<30}{'engine':<13}{'min':>9}{'median':>9}{'max':>9}{'ratio':>9}{'s/step':>9}{'RSS MiB':>9}")
     base = {"threads": args.threads, "batch": args.batch, "steps": steps}
     for size in filter(None, args.sizes.split(",")):
         for conditioner in ("none", "gate-bias", "concat"):
             spec = {**base, "model": "wavernn", "size": size, "conditioner": conditioner, "window": args.window}
-            engines = {e: {**spec, "engine": e} for e in ("naive", "torch", "native")}
+            engines = {e: {**spec, "engine": e} for e in ("naive", "torch", "native") if not keep or e in keep}
             row(f"wavernn {size} {conditioner} x{args.window}", engines, repeats, "naive")
     for preset in filter(None, args.wavenet.split(",")):
         spec = {**base, "model": "wavenet", "size": preset, "window": args.wavenet_window}
-        engines = {e: {**spec, "engine": e} for e in ("plain", "checkpointed")}
+        engines = {e: {**spec, "engine": e} for e in ("plain", "checkpointed") if not keep or e in keep}
         row(f"wavenet {preset} x{args.wavenet_window}", engines, repeats, "plain")
 
 

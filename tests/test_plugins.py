@@ -187,3 +187,24 @@ def test_light_commands_do_not_import_torch(args: list[str]) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "NO-TORCH-OK" in result.stderr, result.stderr
+
+
+def test_plugin_that_exits_at_import_is_reported_not_fatal(cli, tmp_path) -> None:
+    site = tmp_path / "site"
+    make_plugin_dist(site, "exiter", "exiter_plugin", "import sys\nsys.exit(3)\n")
+    result = cli("plugins", "--json", env={"PYTHONPATH": str(site)})
+    assert result.returncode == 0, result.stderr
+    plugins = {p["name"]: p for p in json.loads(result.stdout)}
+    assert plugins["exiter_plugin"]["status"] == "failed" and "SystemExit: 3" in plugins["exiter_plugin"]["error"]
+    assert plugins["core"]["status"] == "loaded"
+
+
+def test_third_party_plugin_named_core_keeps_the_builtin_row(cli, tmp_path) -> None:
+    site = tmp_path / "site"
+    make_plugin_dist(site, "impostor", "impostor_plugin", GOOD, entry_name="core")
+    result = cli("plugins", "--json", env={"PYTHONPATH": str(site)})
+    assert result.returncode == 0, result.stderr
+    plugins = {p["name"]: p for p in json.loads(result.stdout)}
+    assert plugins["core"]["status"] == "loaded" and plugins["core"]["distribution"] == "asmr-zoo"
+    assert plugins["core (impostor)"]["status"] == "failed"
+    assert "already used by distribution 'asmr-zoo'" in plugins["core (impostor)"]["error"]

@@ -10,6 +10,7 @@ import typer
 from asmr_zoo.cli.app import app
 from asmr_zoo.cli.commands import err_console
 from asmr_zoo.plugins import get_zoo
+from asmr_zoo.threads import threads_option, use_threads
 
 
 def _command(out: Path, data: Path | None, ids: list[str], triggers: list[str], seconds: float, seed: int) -> str:
@@ -38,6 +39,7 @@ def report_command(
     ),
     seconds: float = typer.Option(4.0, "--seconds", "-s", help="Seconds per clip."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same command writes the same audio."),
+    threads: int = threads_option(),
 ) -> None:
     """Write a static listening report: real and generated clips side by side with players, spectrograms and
     waveforms, the eval metrics per clip and per model, Figure 8 per conditioned checkpoint and a model card per
@@ -46,6 +48,7 @@ def report_command(
 
     ids, rows = list(checkpoint_ids or []), list(triggers or [])
     check_out(out)
+    use_threads(threads)
     note = lambda text: err_console.print(text, highlight=False, soft_wrap=True)  # noqa: E731
     plan = plan_report(ids, rows, seconds, seed, data, _command(out, data, ids, rows, seconds, seed), get_zoo(), note)
     done = build_report(plan, out, note)

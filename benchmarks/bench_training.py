@@ -72,7 +72,7 @@ def worker(spec: dict) -> dict:
     else:
         config = {"window": window, "checkpoint_activations": spec["engine"] == "checkpointed"}
         model = build_model("wavenet", "global", TRIGGERS, config, preset=spec["size"])
-        codes = torch.randint(0, 256, (batch, window))
+        codes = torch.randint(0, 256, (batch, window, 1))
         forward = model
     cond = torch.randint(0, len(TRIGGERS), (batch,)) if model.conditioner.conditioned else None
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)

@@ -16,6 +16,7 @@ from asmr_zoo.factory import build_model
 from asmr_zoo.interfaces import SamplingPolicy
 from asmr_zoo.plugins import get_zoo
 from asmr_zoo.sampling import filter_logits
+from asmr_zoo_wavenet import model as wavenet_model
 from asmr_zoo_wavenet.model import NATIVE_BATCH
 from asmr_zoo_wavenet.native import NativeRun
 
@@ -104,7 +105,7 @@ def test_native_sampling_draws_from_the_policy_distribution(policy):
     assert len(drawn.unique()) > (3 if policy.top_k else 20)
 
 
-def test_native_is_seeded_and_auto_picks_by_batch():
+def test_native_is_seeded_and_auto_picks_by_batch_and_size(monkeypatch):
     model = tiny("global")
     draws = []
     for _ in range(2):
@@ -112,6 +113,8 @@ def test_native_is_seeded_and_auto_picks_by_batch():
         draws.append(model.generate_fast(400, model.init_state(2, cond_for(model, 2)), policy))
     assert torch.equal(draws[0], draws[1])
     assert model.fast_engine(NATIVE_BATCH) == "native" and model.fast_engine(NATIVE_BATCH + 1) == "torch"
+    monkeypatch.setattr(wavenet_model, "NATIVE_MAX_PARAMETERS", sum(p.numel() for p in model.parameters()) - 1)
+    assert model.fast_engine(1) == "torch"  # weights that stream from memory: torch's mat-vecs are faster
     model.config.fast_engine = "native"
     assert model.fast_engine(NATIVE_BATCH + 1) == "native"
     with pytest.raises(UsageError, match="fast_engine must be one of auto, native, torch"):

@@ -58,7 +58,7 @@ class WaveNetConfig(ModelConfig):
     envelope_levels: int = 0  # > 0: a loudness prior with this many levels conditions every block locally
     envelope_hidden: int = 128  # the prior's GRU size
     sample_window: int = 0  # > 0: in training, the sample loss covers a crop this long (the prior: the window)
-    fast_engine: str = "auto"  # cached generation: native (C), torch, or auto (native up to batch 8 where it builds)
+    fast_engine: str = "auto"  # cached generation: native (C), torch, or auto (C for small models and batches)
     checkpoint_activations: bool = False  # recompute each block in the backward pass: far less memory, slower
 
 
@@ -144,7 +144,11 @@ class EnvelopeLogits(NamedTuple):
 
 
 FAST_ENGINES = ("auto", "native", "torch")
-NATIVE_BATCH = 8  # auto: the C loop up to this batch (benchmarks/bench_wavenet.py)
+# auto: the C loop up to this batch and this many parameters (benchmarks/bench_wavenet.py: the demo and small
+# presets run 6-25x faster in C at batch 1; the paper preset's 292 MB of weights stream from memory, where
+# torch's matrix-vector products are faster, and at batch 32 torch's batched products win)
+NATIVE_BATCH = 8
+NATIVE_MAX_PARAMETERS = 4_000_000
 
 
 class WaveNet(Model):
@@ -412,11 +416,12 @@ class WaveNet(Model):
         return out
 
     def fast_engine(self, batch: int) -> str:
-        """``config.fast_engine``, with ``auto`` resolved: the C loop up to batch ``NATIVE_BATCH`` (above it
-        torch's batched matrix products win), where it builds, on float32 CPU weights; else torch."""
+        """``config.fast_engine``, with ``auto`` resolved: the C loop up to batch ``NATIVE_BATCH`` and
+        ``NATIVE_MAX_PARAMETERS``, where it builds, on float32 CPU weights; else torch."""
         engine = self.config.fast_engine
         weight = self.end2.weight
-        if engine == "torch" or (engine == "auto" and batch > NATIVE_BATCH):
+        large = sum(p.numel() for p in self.parameters()) > NATIVE_MAX_PARAMETERS
+        if engine == "torch" or (engine == "auto" and (batch > NATIVE_BATCH or large)):
             return "torch"
         if weight.device.type != "cpu" or weight.dtype != torch.float32:
             if engine == "native":

@@ -18,8 +18,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def zoo(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "asmr_zoo", *args], check=True)
+def zoo(*args: str, cwd: Path) -> None:
+    subprocess.run([sys.executable, "-m", "asmr_zoo", *args], check=True, cwd=cwd)
 
 
 def main() -> None:
@@ -28,9 +28,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "images" / "report.png")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    corpus, site = args.work / "held-out", args.work / "site"
-    zoo("data", "synth", "--out", str(corpus), "--minutes", "3", "--clip-seconds", "7.5", "--seed", "1")
-    zoo("report", "--out", str(site), "--data", str(corpus), "--seconds", "2", "--threads", "1")
+    site = args.work / "site"  # relative paths below, as a user would type them (the page shows its command)
+    zoo("data", "synth", "--out", "held-out", "--minutes", "3", "--clip-seconds", "7.5", "--seed", "1", cwd=args.work)
+    zoo("report", "--out", "site", "--data", "held-out", "--seconds", "2", "--threads", "1", cwd=args.work)
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -38,10 +38,10 @@ def main() -> None:
         sys.exit("error: no chromium on PATH: install the system package (Debian: apt-get install chromium)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 1200})
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto((site / "index.html").resolve().as_uri())
         page.wait_for_function("[...document.querySelectorAll('audio')].every(a => a.readyState >= 1)")
-        page.screenshot(path=str(args.out), clip={"x": 0, "y": 0, "width": 1280, "height": 1200})
+        page.screenshot(path=str(args.out), clip={"x": 0, "y": 0, "width": 1280, "height": 1000})
         browser.close()
     print(f"wrote {args.out}")
 

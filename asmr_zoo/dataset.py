@@ -238,6 +238,15 @@ def parse_rows(path: Path) -> list[ManifestRow]:
     return rows
 
 
+def inside(root: Path, relative: str, where: str) -> Path:
+    """``root / relative``, refused when it leaves ``root`` (``..``, an absolute path, a symlink out): a manifest
+    may only name audio inside its own data set."""
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise DataError(f"{where}: path '{relative}' points outside {root}; a data set's files must lie inside it")
+    return path
+
+
 def read_manifest(root: Path) -> list[ManifestRow]:
     """All rows of ``<root>/manifest.jsonl``, unknown ones included."""
     root = Path(root)
@@ -260,10 +269,16 @@ def read_dataset(root: Path) -> list[DatasetRow]:
     from asmr_zoo.triggers import validate_trigger_name
 
     root = Path(root).resolve()
-    rows = []
+    rows, seen = [], set()
     for row in read_manifest(root):
         if row.trigger == UNKNOWN or row.path is None:
             continue
+        if row.path in seen:  # a repeated row would count its audio twice
+            raise DataError(
+                f"{root / MANIFEST_NAME} lists {row.path} twice; rerun the `asmr-zoo data` command that built it "
+                f"to rewrite the manifest"
+            )
+        seen.add(row.path)
         try:
             validate_trigger_name(row.trigger)
         except UsageError as exc:
@@ -273,7 +288,7 @@ def read_dataset(root: Path) -> list[DatasetRow]:
                 f"{root / MANIFEST_NAME} has a malformed row for video '{row.video_id}' at {row.start} s; "
                 f"rerun the `asmr-zoo data` command that built it"
             )
-        path = root / row.path
+        path = inside(root, row.path, f"{root / MANIFEST_NAME}: video '{row.video_id}'")
         if not path.is_file():
             raise DataError(
                 f"{path} is listed in {root / MANIFEST_NAME} but missing; rerun the `asmr-zoo data` command "
@@ -290,7 +305,9 @@ def read_dataset(root: Path) -> list[DatasetRow]:
                 end=float(row.end),
                 origin=row.origin,
                 raw_label=row.raw_label,
-                master=root / row.master if row.master else None,
+                master=inside(root, row.master, f"{root / MANIFEST_NAME}: video '{row.video_id}'")
+                if row.master
+                else None,
             )
         )
     if not rows:

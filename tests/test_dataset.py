@@ -158,3 +158,21 @@ def test_a_corrupt_manifest_is_rebuilt_from_the_parts(tmp_path: Path) -> None:
     (tmp_path / MANIFEST_NAME).write_text("garbage")
     writer.finalise()
     assert len(read_dataset(tmp_path)) == 2
+
+
+def test_manifest_paths_outside_the_data_set_and_repeated_rows_are_refused(tmp_path: Path) -> None:
+    root = tmp_path / "set"
+    _write(root, {"v": ["tapping_glass"], "w": ["tapping_glass"]})
+    lines = (root / MANIFEST_NAME).read_text().splitlines()
+    secret = tmp_path / "secret.wav"
+    sf.write(secret, np.zeros(1600), 16000)
+    outside = json.loads(lines[0])
+    outside["path"] = "../secret.wav"
+    (root / MANIFEST_NAME).write_text("\n".join([json.dumps(outside), lines[1]]) + "\n")
+    with pytest.raises(DataError, match=r"path '../secret.wav' points outside"):
+        read_dataset(root)
+    (root / MANIFEST_NAME).write_text("\n".join([lines[0], lines[0], lines[1]]) + "\n")
+    with pytest.raises(DataError, match="twice"):
+        read_dataset(root)
+    (root / MANIFEST_NAME).write_text("\n".join(lines) + "\n")
+    assert len(read_dataset(root)) == 2

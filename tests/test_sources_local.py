@@ -179,7 +179,10 @@ def test_manifest_source_cuts_rows_from_local_audio(tmp_path: Path, cli: Any) ->
         "abcdefghijk, 20.0, 25.0, mic brushing\n"
         "abcdefghijk, five, 8.0\n"
         "missingaudi, 0.0, 5.0\n"
+        "../../secret/private, 0.0, 5.0\n"
     )
+    (tmp_path / "secret").mkdir()
+    sf.write(tmp_path / "secret" / "private.flac", np.zeros((rate, 2), dtype=np.float32), rate)
     result = cli(
         "data",
         "manifest",
@@ -194,6 +197,7 @@ def test_manifest_source_cuts_rows_from_local_audio(tmp_path: Path, cli: Any) ->
     assert result.returncode == 0, result.stderr
     assert "line 8: could not convert string to float" in result.stderr
     assert "missingaudi: no audio file missingaudi.<wav|flac|m4a|...>" in result.stderr
+    assert "line 10: video id '../../secret/private' may hold only letters, digits" in result.stderr
     assert "starts after the audio ends" in result.stderr
     rows = read_dataset(tmp_path / "data")
     assert sorted((r.video_id, r.trigger, r.start, r.end) for r in rows) == [
@@ -344,3 +348,18 @@ def test_synth_rejects_non_finite_and_huge_lengths(tmp_path: Path, cli: Any, arg
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "--minutes must be in (0, 600]" in lines[0], result.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_synth_rerun_with_other_settings_is_refused(tmp_path: Path, cli: Any) -> None:
+    out = tmp_path / "d"
+    base = ["data", "synth", "--out", str(out), "--triggers", "whispering", "--minutes", "0.1", "--clip-seconds", "3"]
+    assert cli(*base).returncode == 0
+    manifest = (out / "manifest.jsonl").read_text()
+    for change in (["--seed", "1"], ["--sample-rate", "22050"]):
+        result = cli(*base, *change)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode != 0 and len(lines) == 1, result.stderr
+        assert f"was made by `data synth` with {change[0]} " in lines[0] and "another --out" in lines[0]
+    assert (out / "manifest.jsonl").read_text() == manifest  # the data set is untouched
+    again = cli(*base)
+    assert again.returncode == 0, again.stderr

@@ -122,8 +122,11 @@ def synth(
 
     names = [t.strip() for t in triggers.split(",") if t.strip()]
     training = 1 if channels is None else check_channels(channels)
+    source = SyntheticSource(minutes=minutes, seed=seed, channels=channels or 2, clip_seconds=clip_seconds)
+    settings = {"minutes": minutes, "seed": seed, "clip_seconds": clip_seconds, "sample_rate": sample_rate}
+    _check_synth_settings(out, {**settings, "channels": channels})
     _run(
-        SyntheticSource(minutes=minutes, seed=seed, channels=channels or 2, clip_seconds=clip_seconds),
+        source,
         names,
         out,
         sample_rate,
@@ -132,6 +135,33 @@ def synth(
         1.0,
         training,
     )
+
+
+SYNTH_SETTINGS = ".synth.json"
+
+
+def _check_synth_settings(out: Path, settings: dict[str, Any]) -> None:
+    """A rerun of ``data synth`` into ``out`` resumes its videos as they are, so it must use the settings that
+    made them: record them in a fresh folder, refuse others (older folders without the record are resumed)."""
+    from asmr_zoo.checkpoints import atomic_write
+    from asmr_zoo.dataset import MANIFEST_NAME, PARTS_DIR
+
+    record = out / SYNTH_SETTINGS
+    if record.is_file():
+        try:
+            made = json.loads(record.read_text())
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{record} is unreadable ({exc}); delete it, or build into another --out") from None
+        changed = [k for k, v in settings.items() if made.get(k) != v]
+        if changed:
+            was = " ".join(f"--{k.replace('_', '-')} {made.get(k)}" for k in changed)
+            raise DataError(
+                f"{out} was made by `data synth` with {was}, and a rerun keeps its videos as they are: "
+                f"rerun with those settings, or build into another --out"
+            )
+    elif not (out / MANIFEST_NAME).exists() and not (out / PARTS_DIR).exists():
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write(record, lambda tmp: tmp.write_text(json.dumps(settings, sort_keys=True)))
 
 
 @data_app.command("folder")

@@ -9,6 +9,7 @@ through the ``youtube`` source's downloader.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ from asmr_zoo.errors import DataError
 from asmr_zoo.triggers import UNKNOWN, normalise_trigger, validate_trigger_name
 from asmr_zoo_sources.base import Unit, UnitSource, cut, raiser, unlabelled
 from asmr_zoo_sources.ffmpeg import fetched_audio
+
+VIDEO_ID = re.compile(r"(?!.*\.\.)[A-Za-z0-9_.-]+")  # a YouTube id or a file stem under --audio-dir
 
 MEDIA_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".opus", ".webm", ".mp4", ".mkv", ".aac")
 
@@ -52,6 +55,9 @@ def read_rows(path: Path) -> tuple[list[ManifestEntry], list[str]]:
             continue
         if not 0 <= start < end:
             problems.append(f"{path} line {number}: start {start} and end {end} do not make a segment")
+            continue
+        if not VIDEO_ID.fullmatch(fields[0]):  # it names a file under --audio-dir: no "/", "\\" or ".."
+            problems.append(f"{path} line {number}: video id {fields[0]!r} may hold only letters, digits, - _ .")
             continue
         rows.append(ManifestEntry(fields[0], start, end, ",".join(fields[3:]).strip()))
     return rows, problems

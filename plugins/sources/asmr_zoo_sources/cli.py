@@ -123,8 +123,11 @@ def synth(
     names = [t.strip() for t in triggers.split(",") if t.strip()]
     training = 1 if channels is None else check_channels(channels)
     source = SyntheticSource(minutes=minutes, seed=seed, channels=channels or 2, clip_seconds=clip_seconds)
-    settings = {"minutes": minutes, "seed": seed, "clip_seconds": clip_seconds, "sample_rate": sample_rate}
-    _check_synth_settings(out, {**settings, "channels": channels})
+    source.triggers(names)  # an unknown trigger is the error to report first
+    # --channels is checked against the finished videos by the build itself (check_resume_channels)
+    _check_synth_settings(
+        out, {"minutes": minutes, "seed": seed, "clip_seconds": clip_seconds, "sample_rate": sample_rate}
+    )
     _run(
         source,
         names,

@@ -256,11 +256,17 @@ class SyntheticSource(UnitSource):
         self.videos = max(3, math.ceil(minutes * 60 / clip_seconds))
         self.clip_seconds = minutes * 60 / self.videos
 
-    def units(self, items: Sequence[str]) -> Iterator[Unit]:
+    @staticmethod
+    def triggers(items: Sequence[str]) -> list[str]:
+        """The triggers ``items`` asks for (``all`` or none: every recipe); an unknown one is a UsageError."""
         triggers = list(RECIPES) if list(items) in ([], ["all"]) else list(items)
         unknown = [t for t in triggers if t not in RECIPES]
         if unknown:
             raise UsageError(f"no synthetic recipe for '{unknown[0]}'; available: {', '.join(RECIPES)}")
+        return triggers
+
+    def units(self, items: Sequence[str]) -> Iterator[Unit]:
+        triggers = self.triggers(items)
         for trigger in triggers:
             for k in range(self.videos):
                 video_id = f"synth-{trigger}-{k}"

@@ -24,22 +24,28 @@ def zoo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-@pytest.fixture
-def cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
-    """Run ``python -m asmr_zoo ARGS`` in a subprocess (cwd: a fresh temp dir), return the result."""
+def cli_runner(default_cwd: Path, base_env: dict[str, str] | None = None) -> Callable[..., subprocess.CompletedProcess]:
+    """A function running ``python -m asmr_zoo ARGS`` in a subprocess (cwd: ``default_cwd``), returning the
+    result; ``base_env`` is added to the environment of every call."""
 
     def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300):
-        full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
+        full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(base_env or {}), **(env or {})}
         return subprocess.run(
             [sys.executable, "-m", "asmr_zoo", *args],
             capture_output=True,
             text=True,
             env=full_env,
-            cwd=cwd or tmp_path,
+            cwd=cwd or default_cwd,
             timeout=timeout,
         )
 
     return run
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """Run ``python -m asmr_zoo ARGS`` in a subprocess (cwd: a fresh temp dir), return the result."""
+    return cli_runner(tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -54,21 +60,7 @@ def module_cli(
 ) -> Callable[..., subprocess.CompletedProcess]:
     """``cli`` for module-scoped fixtures and the tests that share them: the subprocess's ASMR_ZOO_HOME is
     ``module_zoo_home``, so it never reads the developer's own user registry (cwd: a fresh temp dir)."""
-    default_cwd = tmp_path_factory.mktemp("cli")
-
-    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300):
-        home = {"ASMR_ZOO_HOME": str(module_zoo_home)}
-        full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **home, **(env or {})}
-        return subprocess.run(
-            [sys.executable, "-m", "asmr_zoo", *args],
-            capture_output=True,
-            text=True,
-            env=full_env,
-            cwd=cwd or default_cwd,
-            timeout=timeout,
-        )
-
-    return run
+    return cli_runner(tmp_path_factory.mktemp("cli"), {"ASMR_ZOO_HOME": str(module_zoo_home)})
 
 
 def make_plugin_dist(site: Path, dist: str, module: str, source: str, entry_name: str | None = None) -> None:

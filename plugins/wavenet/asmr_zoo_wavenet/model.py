@@ -372,9 +372,7 @@ class WaveNet(Model):
             if env.t % self.hop == 0:
                 if pick_level is None:
                     raise UsageError("the envelope variant needs pick_level to draw its loudness frames")
-                level_logits, env.gru = self.prior.step(env.previous, env.gru, env.h)
-                env.previous = pick_level(level_logits).view(-1, 1)
-                state.context[:, -1:] = level_value(env.previous, self.prior.levels)
+                self.draw_frame(state, pick_level)
             env.t += 1
         x = state.input_past + state.input_table[1, code] + state.input_bias  # causal input conv, kernel 2
         state.input_past = state.input_table[0, code]
@@ -388,6 +386,14 @@ class WaveNet(Model):
         skips = state.z @ state.skip  # the sum of every block's skip 1x1 conv
         hidden = F.relu(F.linear(F.relu(skips), self.end1.weight[..., 0], self.end1.bias))
         return F.linear(hidden, self.end2.weight[..., 0], self.end2.bias)
+
+    def draw_frame(self, state: WaveNetState, pick_level: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """The envelope variant's next loudness frame: step the prior, pick a level, and make it the y that
+        every block reads (the last context column) for the frame's samples."""
+        env = state.envelope
+        level_logits, env.gru = self.prior.step(env.previous, env.gru, env.h)
+        env.previous = pick_level(level_logits).view(-1, 1)
+        state.context[:, -1:] = level_value(env.previous, self.prior.levels)
 
     @torch.no_grad()
     def generate_fast(

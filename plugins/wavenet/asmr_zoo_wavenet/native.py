@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 
-from asmr_zoo.envelope import level_value
 from asmr_zoo.interfaces import SamplingPolicy
 from asmr_zoo.native_build import Loader, NativeUnavailable
 from asmr_zoo_wavenet.model import sample
@@ -145,9 +144,7 @@ def run_native(
     while done < num_samples:
         steps = min(CHUNK, num_samples - done)
         if env is not None:  # a new loudness frame: draw it, then run to the next frame boundary
-            logits, env.gru = model.prior.step(env.previous, env.gru, env.h)
-            env.previous = sample(logits, policy).view(-1, 1)
-            state.context[:, -1:] = level_value(env.previous, model.prior.levels)
+            model.draw_frame(state, lambda logits: sample(logits, policy))
             steps = min(model.hop, num_samples - done)
         fresh = run.run(code, steps, policy)
         out[:, done : done + steps, 0] = fresh

@@ -4,24 +4,35 @@ A sample-level autoregressive model sees tens of milliseconds; the rhythm of a t
 So the audio is factorised in two levels, as hierarchical audio models do (SampleRNN; mel-conditioned
 vocoders with a learned prior):
 
-    p(x) = p(e) p(x | e),   e_k = quantised loudness of frame k (10 ms) of x
+    p(x) = p(e) p(x | e),   e_k = quantised loudness of frame k (10 ms) of x, in one or more bands
 
-- ``frame_levels`` computes e from audio: RMS in dBFS per frame, clipped to [-72, 0] dB, quantised into
-  ``levels`` steps. It is a deterministic function of x, so -log p(e) - log p(x | e) is the length of a
-  two-part code for x: an honest bits-per-sample figure, comparable with the unigram baseline.
-- ``EnvelopePrior`` models p(e) autoregressively: a GRU over frames, reading the previous level and the
-  trigger embedding, with a softmax over levels. Generation steps it once per frame, so it needs no length
-  in advance.
-- The sample model reads ``level_value(e_k)`` as a local conditioning input for every sample of frame k.
+- ``frame_levels`` computes e from audio. With one band: RMS in dBFS per frame. With more: the power of each
+  band of a mel-spaced split of the spectrum (a Hann-windowed FFT of 20 ms centred on the frame), so e also
+  carries the frame's spectral shape (a rumble, a bright crackle, a vowel). Each value is clipped to
+  [-72, 0] dB and quantised into ``levels`` steps. e is a deterministic function of x, so
+  -log p(e) - log p(x | e) is the length of a two-part code for x: an honest bits-per-sample figure,
+  comparable with the unigram baseline.
+- ``EnvelopePrior`` models p(e) autoregressively: a GRU over frames, reading the previous frame's levels and
+  the trigger embedding. Within a frame the bands are drawn in order, each given the GRU state and the bands
+  already drawn (p(e_k) = prod_b p(e_k,b | e_k,<b, e_<k)), so one frame's bands agree with each other.
+  Generation steps it once per frame, so it needs no length in advance.
+- The sample model reads ``level_value(e_k)`` (one value per band) as a local conditioning input for every
+  sample of frame k.
 """
 
 from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 FLOOR_DB = -72.0
 FRAMES_PER_SECOND = 100
+EMBEDDING = 16  # the width of one band's level embedding
 
 
 def frame_hop(sample_rate: int) -> int:
@@ -29,17 +40,44 @@ def frame_hop(sample_rate: int) -> int:
     return max(1, sample_rate // FRAMES_PER_SECOND)
 
 
-def frame_levels(wav: torch.Tensor, hop: int, levels: int) -> torch.Tensor:
-    """Quantised loudness ``(B, ceil(T / hop))`` (long, 0 .. levels - 1) of audio ``(B, T)`` in [-1, 1]."""
-    batch, length = wav.shape
-    frames = -(-length // hop)
-    padded = torch.nn.functional.pad(wav.float(), (0, frames * hop - length))
-    power = padded.view(batch, frames, hop).square().sum(-1)
-    counts = torch.full((frames,), float(hop), device=wav.device)
-    counts[-1] = length - (frames - 1) * hop  # the last frame may be partial
-    db = 10 * torch.log10(power / counts + 1e-12)
+def band_edges(hop: int, bands: int) -> list[int]:
+    """FFT-bin edges (``bands + 1``, for a ``2 * hop``-point FFT) of ``bands`` mel-spaced bands up to Nyquist."""
+    bins = hop + 1
+    top = 2595 * torch.log10(torch.tensor(1 + 0.5 * FRAMES_PER_SECOND * hop / 700))  # mel of Nyquist
+    mels = torch.linspace(0, float(top), bands + 1)
+    hz = 700 * (10 ** (mels / 2595) - 1)
+    edges = (hz / (0.5 * FRAMES_PER_SECOND * hop) * (bins - 1)).round().long().tolist()
+    for b in range(1, bands + 1):  # at least one bin per band
+        edges[b] = max(edges[b], edges[b - 1] + 1)
+    edges[-1] = bins
+    return edges
+
+
+def _quantise(db: torch.Tensor, levels: int) -> torch.Tensor:
     step = -FLOOR_DB / levels
     return ((db - FLOOR_DB) / step).floor().clamp(0, levels - 1).long()
+
+
+def frame_levels(wav: torch.Tensor, hop: int, levels: int, bands: int = 1) -> torch.Tensor:
+    """Quantised loudness ``(B, ceil(T / hop), bands)`` (long, 0 .. levels - 1) of audio ``(B, T)`` in [-1, 1]."""
+    batch, length = wav.shape
+    frames = -(-length // hop)
+    if bands == 1:
+        padded = torch.nn.functional.pad(wav.float(), (0, frames * hop - length))
+        power = padded.view(batch, frames, hop).square().sum(-1)
+        counts = torch.full((frames,), float(hop), device=wav.device)
+        counts[-1] = length - (frames - 1) * hop  # the last frame may be partial
+        return _quantise(10 * torch.log10(power / counts + 1e-12), levels)[..., None]
+    # frame k's window: samples k * hop - hop / 2 .. k * hop + 3 hop / 2 (zeros outside the clip)
+    half = hop // 2
+    padded = torch.nn.functional.pad(wav.float(), (half, frames * hop + 2 * hop - half - length))
+    window = torch.hann_window(2 * hop, periodic=True, device=wav.device)
+    spectrum = torch.fft.rfft(padded.unfold(1, 2 * hop, hop)[:, :frames] * window, dim=-1)
+    # one-sided power scaled so that the bands of a frame sum to its windowed mean square (Parseval)
+    power = spectrum.abs().square() * (2.0 / (2 * hop * window.square().sum()))
+    edges = band_edges(hop, bands)
+    band_power = torch.stack([power[..., lo:hi].sum(-1) for lo, hi in itertools.pairwise(edges)], -1)
+    return _quantise(10 * torch.log10(band_power + 1e-12), levels)
 
 
 def level_value(levels: torch.Tensor, count: int) -> torch.Tensor:
@@ -47,36 +85,106 @@ def level_value(levels: torch.Tensor, count: int) -> torch.Tensor:
     return (levels.float() + 0.5) * (2.0 / count) - 1.0
 
 
-class EnvelopePrior(nn.Module):
-    """p(e_k | e_{<k}, trigger): a GRU over loudness frames with a softmax over ``levels``."""
+def local_inputs(levels: torch.Tensor, count: int, hop: int, length: int) -> torch.Tensor:
+    """Per-sample local conditioning ``(B, length, bands)``: frame k's level values for its ``hop`` samples."""
+    return level_value(levels, count).repeat_interleave(hop, dim=1)[:, :length]
 
-    def __init__(self, levels: int, hidden: int, cond_channels: int) -> None:
+
+def crop_offset(codes: torch.Tensor, crop: int) -> int:
+    """Where a training crop of ``crop`` samples starts in ``codes (B, T, ...)``: a position that depends only
+    on the data (so a resumed or repeated step crops the same), anywhere the crop fits."""
+    return int(codes[:, :64].sum()) % (codes.shape[1] - crop + 1)
+
+
+class EnvelopeLogits(NamedTuple):
+    """An envelope model's teacher-forced output: sample logits and the prior's frame logits."""
+
+    samples: torch.Tensor  # (B, T', heads, classes) for codes[:, offset : offset + T']
+    frames: torch.Tensor  # (B, F, bands, levels)
+    levels: torch.Tensor  # (B, F, bands): the window's loudness levels (the prior's targets)
+    offset: int
+
+    def frame_nats(self) -> torch.Tensor:
+        """-log p(e) of the window's levels under the prior, in nats (summed over frames and bands)."""
+        return nn.functional.cross_entropy(self.frames.flatten(0, -2), self.levels.reshape(-1), reduction="sum")
+
+
+@dataclass
+class EnvelopeState:
+    """The prior during generation: the last drawn levels, its GRU state, and the samples made so far."""
+
+    previous: torch.Tensor  # (B, 1, bands) long: the last drawn levels (the start tokens before frame 0)
+    gru: torch.Tensor  # (1, B, hidden)
+    h: torch.Tensor | None  # the trigger conditioning the prior reads
+    t: int = 0  # samples generated so far; new levels are drawn every ``hop`` samples
+
+
+class EnvelopePrior(nn.Module):
+    """p(e_k | e_{<k}, trigger): a GRU over frames; per band, a softmax over ``levels`` given the GRU state
+    and (with more than one band) the frame's bands before it."""
+
+    def __init__(self, levels: int, hidden: int, cond_channels: int, bands: int = 1) -> None:
         super().__init__()
-        self.levels = levels
-        self.embed = nn.Embedding(levels + 1, 16)  # index ``levels``: the start token before frame 0
-        self.gru = nn.GRU(16 + cond_channels, hidden, batch_first=True)
-        self.out = nn.Linear(hidden, levels)
+        self.levels, self.bands = levels, bands
+        # per band: ``levels`` levels and a start token (index ``levels``) before frame 0
+        self.embed = nn.Embedding(bands * (levels + 1), EMBEDDING)
+        self.gru = nn.GRU(bands * EMBEDDING + cond_channels, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, bands * levels)
+        # band b's logits also read the embeddings of bands 0 .. b - 1 of the same frame (a masked linear map)
+        self.within = nn.Linear(bands * EMBEDDING, bands * levels, bias=False) if bands > 1 else None
+        if self.within is not None:
+            mask = torch.zeros(bands, levels, bands, EMBEDDING)
+            for b in range(bands):
+                mask[b, :, :b] = 1
+            self.register_buffer("mask", mask.view(bands * levels, bands * EMBEDDING), persistent=False)
+
+    def _embed(self, levels: torch.Tensor) -> torch.Tensor:
+        """Levels ``(B, F, bands)`` -> their embeddings ``(B, F, bands * EMBEDDING)``."""
+        offsets = torch.arange(self.bands, device=levels.device) * (self.levels + 1)
+        return self.embed(levels + offsets).flatten(-2)
 
     def _inputs(self, previous: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor:
-        x = self.embed(previous)
+        x = self._embed(previous)
         if h is not None:
             x = torch.cat([x, h[:, None].expand(-1, x.shape[1], -1)], dim=-1)
         return x
 
+    def _within(self, current: torch.Tensor) -> torch.Tensor:
+        """The masked contribution of a frame's own earlier bands: ``(..., bands * levels)``."""
+        return nn.functional.linear(current, self.within.weight * self.mask)
+
     def forward(self, levels: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor:
-        """Teacher-forced logits ``(B, F, levels)``: logits[:, k] predicts levels[:, k] from levels[:, :k]."""
+        """Teacher-forced logits ``(B, F, bands, levels)``: logits[:, k, b] predicts levels[:, k, b] from
+        levels[:, :k] and levels[:, k, :b]."""
         start = torch.full_like(levels[:, :1], self.levels)
         states, _ = self.gru(self._inputs(torch.cat([start, levels[:, :-1]], dim=1), h))
-        return self.out(states)
+        logits = self.out(states)
+        if self.within is not None:
+            logits = logits + self._within(self._embed(levels))
+        return logits.unflatten(-1, (self.bands, self.levels))
 
     def start(self, batch: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Generation state: (previous level = the start token ``(B, 1)``, GRU state ``(1, B, hidden)``)."""
-        previous = torch.full((batch, 1), self.levels, dtype=torch.long, device=device)
+        """Generation state: (previous levels = the start tokens ``(B, 1, bands)``, GRU state ``(1, B, hidden)``)."""
+        previous = torch.full((batch, 1, self.bands), self.levels, dtype=torch.long, device=device)
         return previous, torch.zeros(1, batch, self.gru.hidden_size, device=device)
 
     def step(
-        self, previous: torch.Tensor, state: torch.Tensor, h: torch.Tensor | None
+        self,
+        previous: torch.Tensor,
+        state: torch.Tensor,
+        h: torch.Tensor | None,
+        pick: Callable[[torch.Tensor], torch.Tensor],
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One frame: logits ``(B, levels)`` of the next level and the new GRU state."""
+        """One frame: draw its levels ``(B, 1, bands)`` band by band with ``pick(logits (B, levels)) -> (B,)``;
+        return them and the new GRU state."""
         out, state = self.gru(self._inputs(previous, h), state)
-        return self.out(out[:, -1]), state
+        base = self.out(out[:, -1]).view(-1, self.bands, self.levels)
+        drawn = torch.zeros_like(previous)
+        for b in range(self.bands):
+            logits = base[:, b]
+            if self.within is not None and b > 0:
+                rows = slice(b * self.levels, (b + 1) * self.levels)
+                weight = self.within.weight[rows] * self.mask[rows]
+                logits = logits + nn.functional.linear(self._embed(drawn)[:, 0], weight)
+            drawn[:, 0, b] = pick(logits)
+        return drawn, state

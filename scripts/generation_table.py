@@ -20,11 +20,13 @@ def main() -> None:
     groups: dict[str, list] = defaultdict(list)
     for entry in load_registry().entries.values():
         if entry.source.name == "registry.yaml" and "generation" in entry.metrics:
-            name = entry.id if entry.conditioner != "none" else f"{entry.model}-none (11 files)"
-            groups[name].append(entry)
+            # per-trigger files (wavenet-none-tapping-glass, ...) pool under their recipe's name
+            recipe = entry.id.removesuffix("-" + entry.triggers[0].replace("_", "-"))
+            groups[recipe].append(entry)
     print("| model | recognised | lowest recall | collapsed (10 s) | tapping onsets/s (generated) |")
     print("|---|---:|---:|---:|---|")
-    for name, entries in groups.items():
+    for recipe, entries in groups.items():
+        name = recipe if len(entries) == 1 else f"{recipe} ({len(entries)} files)"
         recalls = {t: r for e in entries for t, r in e.metrics["generation"]["recall"].items()}
         onsets = {t: r for e in entries for t, r in e.metrics["generation"]["onset_rate"].items()}
         collapsed = [e.metrics["generation"]["collapsed"] for e in entries]

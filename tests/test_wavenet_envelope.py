@@ -3,17 +3,17 @@ causality, cached generation against the teacher-forced pass, the two-part loss,
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
 import torch
 
 from asmr_zoo.checkpoints import load_checkpoint, save_checkpoint
-from asmr_zoo.envelope import EnvelopePrior, frame_levels, level_value
+from asmr_zoo.envelope import EnvelopeLogits, EnvelopePrior, band_edges, frame_levels, level_value
 from asmr_zoo.factory import build_model
 from asmr_zoo.interfaces import SamplingPolicy
 from asmr_zoo.plugins import get_zoo
-from asmr_zoo_wavenet.model import EnvelopeLogits
 
 TRIGGERS = ["tapping_glass", "whispering"]
 HOP = 160  # 16 kHz: 10 ms frames
@@ -36,7 +36,7 @@ def codes_for(batch: int, steps: int) -> torch.Tensor:
 
 def test_frame_levels_follow_the_loudness() -> None:
     wav = torch.cat([torch.zeros(1, 320), 0.5 * torch.ones(1, 320), 0.01 * torch.ones(1, 100)], dim=1)
-    levels = frame_levels(wav, 160, 48)
+    levels = frame_levels(wav, 160, 48)[..., 0]
     assert levels.shape == (1, 5)  # the last, partial frame counts too
     assert levels[0, 0] == levels[0, 1] == 0  # silence: the floor
     assert levels[0, 2] == levels[0, 3] == int((20 * math.log10(0.5) + 72) / 1.5)  # -6 dB
@@ -45,29 +45,50 @@ def test_frame_levels_follow_the_loudness() -> None:
     assert values.min() > -1 and values.max() < 1 and (values.diff() > 0).all()
 
 
-def test_prior_is_causal_over_frames() -> None:
-    prior = EnvelopePrior(10, 8, 0)
-    levels = torch.randint(0, 10, (1, 12), requires_grad=False)
-    emb = prior.embed.weight
+def test_band_levels_place_a_tone_in_its_band_at_its_power() -> None:
+    edges = band_edges(160, 8)  # 50 Hz bins of a 320-point FFT at 16 kHz
+    assert edges[0] == 0 and edges[-1] == 161 and all(b > a for a, b in itertools.pairwise(edges))
+    t = torch.arange(16000) / 16000
+    for hz in (100.0, 1000.0, 6000.0):
+        wav = 0.5 * torch.sin(2 * math.pi * hz * t)[None]
+        levels = frame_levels(wav, 160, 48, bands=8)[0, 2:-2]  # away from the clip's edges
+        band = next(b for b in range(8) if edges[b] <= hz / 50 < edges[b + 1])
+        assert (levels.argmax(-1) == band).all()
+        mean_square_db = 10 * math.log10(0.125)  # a sine of amplitude 0.5
+        assert (levels[:, band] - int((mean_square_db + 72) / 1.5)).abs().max() <= 1  # Parseval
+        assert (levels[:, [b for b in range(8) if abs(b - band) > 1]] < levels[:, band : band + 1] - 20).all()
+    silent = frame_levels(torch.zeros(1, 1000), 160, 48, bands=8)
+    assert silent.shape == (1, 7, 8) and (silent == 0).all()
+
+
+@pytest.mark.parametrize("bands", [1, 4])
+def test_prior_is_causal_over_frames_and_bands(bands) -> None:
+    torch.manual_seed(0)
+    prior = EnvelopePrior(10, 8, 0, bands)
+    levels = torch.randint(0, 10, (1, 12, bands), requires_grad=False)
     logits = prior(levels, None)
-    changed = levels.clone()
-    changed[0, 6] = (changed[0, 6] + 1) % 10
-    other = prior(changed, None)
-    assert torch.allclose(logits[:, :7], other[:, :7])  # frames 0..6 do not see level 6
-    assert not torch.allclose(logits[:, 7], other[:, 7])
-    assert emb.shape[0] == 11  # the start token
+    assert logits.shape == (1, 12, bands, 10)
+    for band in range(bands):
+        changed = levels.clone()
+        changed[0, 6, band] = (changed[0, 6, band] + 1) % 10
+        other = prior(changed, None)
+        assert torch.allclose(logits[:, :6], other[:, :6])  # frames 0..5 do not see frame 6
+        assert torch.allclose(logits[:, 6, : band + 1], other[:, 6, : band + 1])  # nor its band and those before
+        assert not torch.allclose(logits[:, 6, band + 1 :], other[:, 6, band + 1 :]) or band == bands - 1
+        assert not torch.allclose(logits[:, 7], other[:, 7])
+    assert prior.embed.weight.shape[0] == bands * 11  # per band: the levels and a start token
 
 
-@pytest.mark.parametrize("conditioner", ["none", "global"])
-def test_cached_generation_matches_the_teacher_forced_pass(conditioner) -> None:
-    model = tiny(conditioner)
+@pytest.mark.parametrize(("conditioner", "bands"), [("none", 1), ("global", 1), ("global", 3)])
+def test_cached_generation_matches_the_teacher_forced_pass(conditioner, bands) -> None:
+    model = tiny(conditioner, envelope_bands=bands)
     codes = codes_for(2, 3 * HOP + 37)
     cond = None if conditioner == "none" else torch.tensor([0, 1])
     with torch.no_grad():
         out = model(codes, cond)
         assert isinstance(out, EnvelopeLogits) and out.offset == 0
         state = model.init_state(2, cond)
-        levels = iter(out.levels.unbind(1))
+        levels = iter(out.levels.flatten(1).unbind(1))  # frame by frame, band by band
         frame_logits, step_logits = [], []
         code = torch.full((2,), model.silence_code)
 
@@ -79,7 +100,7 @@ def test_cached_generation_matches_the_teacher_forced_pass(conditioner) -> None:
             step_logits.append(model.step_logits(code, state, forced_level))
             code = codes[:, t, 0]
     assert (torch.stack(step_logits, 1) - out.samples[:, :, 0]).abs().max() < 1e-4
-    assert (torch.stack(frame_logits, 1) - out.frames).abs().max() < 1e-4
+    assert (torch.stack(frame_logits, 1) - out.frames.flatten(1, 2)).abs().max() < 1e-4
 
 
 def test_training_crop_gives_the_same_logits_as_the_whole_window() -> None:
@@ -95,8 +116,9 @@ def test_training_crop_gives_the_same_logits_as_the_whole_window() -> None:
     assert torch.equal(cropped.levels, full.levels)
 
 
-def test_loss_is_a_two_part_code_length_and_reaches_every_parameter() -> None:
-    model = tiny().train()
+@pytest.mark.parametrize("bands", [1, 3])
+def test_loss_is_a_two_part_code_length_and_reaches_every_parameter(bands) -> None:
+    model = tiny(envelope_bands=bands).train()
     codes, cond = codes_for(2, 640), torch.tensor([0, 1])
     out = model(codes, cond)
     loss = model.loss_from_logits(out, codes)
@@ -108,8 +130,9 @@ def test_loss_is_a_two_part_code_length_and_reaches_every_parameter() -> None:
     assert not missing
 
 
-def test_save_load_round_trip_and_seeded_generation(tmp_path) -> None:
-    model = tiny()
+@pytest.mark.parametrize("bands", [1, 3])
+def test_save_load_round_trip_and_seeded_generation(tmp_path, bands) -> None:
+    model = tiny(envelope_bands=bands)
     path = tmp_path / "env.safetensors"
     save_checkpoint(path, model)
     loaded = load_checkpoint(path, zoo=get_zoo()).eval()

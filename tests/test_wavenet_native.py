@@ -85,6 +85,19 @@ def test_native_generation_equals_torch_on_shipped_weights(name):
         assert (logits - torch_logits_along(model, codes, cond)).abs().max() < 1e-3
 
 
+@pytest.mark.parametrize("bands", [1, 4])
+def test_native_generation_equals_torch_with_a_band_envelope(bands):
+    model = tiny(envelope_levels=12, envelope_hidden=16, envelope_bands=bands, sample_rate=16000)
+    cond = cond_for(model, 2)
+    results = []
+    with torch.no_grad():
+        for engine in ("torch", "native"):
+            model.config.fast_engine = engine
+            greedy = SamplingPolicy(greedy=True)
+            results.append(model.generate_fast(700, model.init_state(2, cond), greedy))
+    assert torch.equal(results[0], results[1])
+
+
 @pytest.mark.parametrize(
     "policy", [SamplingPolicy(), SamplingPolicy(temperature=0.6), SamplingPolicy(top_k=5), SamplingPolicy(top_p=0.7)]
 )

@@ -6,9 +6,10 @@ Equations of the WaveNet paper implemented here:
   local  z = tanh(W_f * x + V_f * y) . sigmoid(W_g * x + V_g * y)        local conditioning (WaveNet §2.5)
 
 The envelope variant (``envelope_levels > 0``; beyond the paper) adds a frame-rate loudness prior
-(``asmr_zoo.envelope``): y is the loudness of the current 10 ms frame, taken from the audio in training and
-drawn from the trigger-conditioned prior during generation, so the rhythm of a trigger (tap trains, strokes)
-no longer has to fit in the receptive field.
+(``asmr_zoo.envelope``): y is the loudness of the current 10 ms frame (in ``envelope_bands`` bands), taken
+from the audio in training and drawn from the trigger-conditioned prior during generation, so the rhythm of a
+trigger (tap trains, strokes) no longer has to fit in the receptive field, and with several bands its
+spectral shape (a rumble, a bright crackle) is drawn per frame too.
 
 Training runs the whole window in one parallel pass of dilated causal convolutions. Generation uses the
 fast WaveNet algorithm (Paine et al. 2016): every layer keeps a queue of its past inputs, so one step costs
@@ -21,14 +22,23 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from asmr_zoo.envelope import EnvelopePrior, frame_hop, frame_levels, level_value
+from asmr_zoo.envelope import (
+    EnvelopeLogits,
+    EnvelopePrior,
+    EnvelopeState,
+    crop_offset,
+    frame_hop,
+    frame_levels,
+    level_value,
+    local_inputs,
+)
 from asmr_zoo.errors import UsageError
 from asmr_zoo.interfaces import Codec, Conditioner, Model, ModelConfig, Pick, SamplingPolicy
 from asmr_zoo.native_build import native_or
@@ -57,6 +67,7 @@ class WaveNetConfig(ModelConfig):
     cond_channels: int = 16  # width of the trigger embedding h (global conditioning only)
     envelope_levels: int = 0  # > 0: a loudness prior with this many levels conditions every block locally
     envelope_hidden: int = 128  # the prior's GRU size
+    envelope_bands: int = 1  # 1: broadband loudness; more: the loudness of that many mel-spaced bands
     sample_window: int = 0  # > 0: in training, the sample loss covers a crop this long (the prior: the window)
     fast_engine: str = "auto"  # cached generation: native (C), torch, or auto (C for small models and batches)
     checkpoint_activations: bool = False  # recompute each block in the backward pass: far less memory, slower
@@ -68,9 +79,9 @@ class ResidualBlock(nn.Module):
     def __init__(self, cfg: WaveNetConfig, dilation: int, conditioned: bool, last: bool) -> None:
         super().__init__()
         r, d = cfg.residual_channels, cfg.dilation_channels
-        local = cfg.envelope_levels > 0
-        self.local_filter = nn.Conv1d(1, d, 1, bias=False) if local else None  # V_f of local conditioning
-        self.local_gate = nn.Conv1d(1, d, 1, bias=False) if local else None  # V_g
+        local = cfg.envelope_bands if cfg.envelope_levels > 0 else 0
+        self.local_filter = nn.Conv1d(local, d, 1, bias=False) if local else None  # V_f of local conditioning
+        self.local_gate = nn.Conv1d(local, d, 1, bias=False) if local else None  # V_g
         self.dilation = dilation
         self.filter = nn.Conv1d(r, d, 2, dilation=dilation)  # W_f
         self.gate = nn.Conv1d(r, d, 2, dilation=dilation)  # W_g
@@ -82,7 +93,7 @@ class ResidualBlock(nn.Module):
     def forward(
         self, x: torch.Tensor, h: torch.Tensor | None, y: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """x ``(B, R, T)``, h ``(B, cond_channels)`` or None, y ``(B, 1, T)`` or None -> (residual, skip)."""
+        """x ``(B, R, T)``, h ``(B, cond_channels)`` or None, y ``(B, bands, T)`` or None -> (residual, skip)."""
         padded = F.pad(x, (self.dilation, 0))  # causal: output t sees inputs t - dilation and t
         f, g = self.filter(padded), self.gate(padded)
         if h is not None:
@@ -117,30 +128,11 @@ class WaveNetState:
     input_past: torch.Tensor  # (B, R): the input convolution's tap on the previous code
     input_table: torch.Tensor  # (2, C, R): the input convolution's taps [t - 1, t] for each code
     input_bias: torch.Tensor  # (R,)
-    context: torch.Tensor  # (B, 1 + E [+ 1]): [1, h (, y)], the tail of every block's input row
+    context: torch.Tensor  # (B, 1 + E [+ bands]): [1, h (, y)], the tail of every block's input row
     blocks: list[PackedBlock]
     z: torch.Tensor  # (B, blocks * (D + 1)): every block's [z, 1], for one skip product over all blocks
     skip: torch.Tensor  # (blocks * (D + 1), S): all skip 1x1 convs, biases in the ones rows
     envelope: EnvelopeState | None = None  # the loudness prior's generation state (envelope variant)
-
-
-@dataclass
-class EnvelopeState:
-    """The loudness prior during generation: the last level, its GRU state, and the sample count."""
-
-    previous: torch.Tensor  # (B, 1) long: the last drawn level (the start token before frame 0)
-    gru: torch.Tensor  # (1, B, hidden)
-    h: torch.Tensor | None  # the trigger embedding the prior reads
-    t: int = 0  # samples generated so far; a new level is drawn every ``hop`` samples
-
-
-class EnvelopeLogits(NamedTuple):
-    """The envelope variant's teacher-forced output: sample logits and the prior's frame logits."""
-
-    samples: torch.Tensor  # (B, T', 1, 256) for codes[:, offset : offset + T']
-    frames: torch.Tensor  # (B, F, levels)
-    levels: torch.Tensor  # (B, F): the loudness levels of the window (the prior's targets)
-    offset: int
 
 
 FAST_ENGINES = ("auto", "native", "torch")
@@ -224,9 +216,16 @@ class WaveNet(Model):
             raise UsageError(f"fast_engine must be one of {', '.join(FAST_ENGINES)}, got '{c.fast_engine}'")
         if c.envelope_levels < 0 or c.sample_window < 0:
             raise UsageError("envelope_levels and sample_window must be >= 0 (0 turns them off)")
+        if c.envelope_bands < 1:
+            raise UsageError(f"envelope_bands must be >= 1, got {c.envelope_bands}")
         self.hop = frame_hop(c.sample_rate)
         self.prior = (
-            EnvelopePrior(c.envelope_levels, c.envelope_hidden, c.cond_channels if conditioner.conditioned else 0)
+            EnvelopePrior(
+                c.envelope_levels,
+                c.envelope_hidden,
+                c.cond_channels if conditioner.conditioned else 0,
+                c.envelope_bands,
+            )
             if c.envelope_levels
             else None
         )
@@ -266,13 +265,13 @@ class WaveNet(Model):
         h = self._trigger(cond, codes.shape[0])
         if self.prior is None:
             return self._sample_logits(codes, h, None)
-        levels = frame_levels(self.codec.decode(codes), self.hop, self.prior.levels)
+        levels = frame_levels(self.codec.decode(codes), self.hop, self.prior.levels, self.prior.bands)
         frames = self.prior(levels, h)  # p(e_k | e_<k, trigger)
-        y = level_value(levels, self.prior.levels).repeat_interleave(self.hop, dim=1)[:, None, : codes.shape[1]]
+        y = local_inputs(levels, self.prior.levels, self.hop, codes.shape[1]).transpose(1, 2)  # (B, bands, T)
         crop, length = self.config.sample_window, codes.shape[1]
         if not (self.training and 0 < crop < length):
             return EnvelopeLogits(self._sample_logits(codes, h, y), frames, levels, 0)
-        offset = int(codes[:, :64].sum()) % (length - crop + 1)  # a crop that depends only on the data
+        offset = crop_offset(codes, crop)
         start = max(0, offset - self.receptive_field)  # enough context that the crop's logits are exact
         logits = self._sample_logits(codes[:, start : offset + crop], h, y[..., start : offset + crop])
         return EnvelopeLogits(logits[:, offset - start :], frames, levels, offset)
@@ -284,10 +283,7 @@ class WaveNet(Model):
             return super().loss_from_logits(logits, codes)
         target = codes[:, logits.offset : logits.offset + logits.samples.shape[1]]
         samples = F.cross_entropy(logits.samples.reshape(-1, self.codec.classes), target.reshape(-1))
-        frames = F.cross_entropy(
-            logits.frames.reshape(-1, self.prior.levels), logits.levels.reshape(-1), reduction="sum"
-        )
-        return samples + frames / codes.shape[:2].numel()
+        return samples + logits.frame_nats() / codes.shape[:2].numel()
 
     def _sample_logits(self, codes: torch.Tensor, h: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor:
         shifted = F.pad(codes[..., 0], (1, -1), value=self.silence_code)  # x[t] = codes[t - 1], silence first
@@ -314,7 +310,7 @@ class WaveNet(Model):
         d = self.config.dilation_channels
         context = weight.new_ones(batch, 1) if h is None else torch.cat([weight.new_ones(batch, 1), h], dim=1)
         if self.prior is not None:
-            context = torch.cat([context, weight.new_zeros(batch, 1)], dim=1)  # y, set as frames are drawn
+            context = torch.cat([context, weight.new_zeros(batch, self.prior.bands)], dim=1)  # y, set per frame
         z = weight.new_ones(batch, len(self.blocks), d + 1)
         blocks, skips = [], []
         for i, block in enumerate(self.blocks):
@@ -388,12 +384,11 @@ class WaveNet(Model):
         return F.linear(hidden, self.end2.weight[..., 0], self.end2.bias)
 
     def draw_frame(self, state: WaveNetState, pick_level: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        """The envelope variant's next loudness frame: step the prior, pick a level, and make it the y that
-        every block reads (the last context column) for the frame's samples."""
+        """The envelope variant's next loudness frame: step the prior, pick its levels band by band, and make
+        them the y that every block reads (the last context columns) for the frame's samples."""
         env = state.envelope
-        level_logits, env.gru = self.prior.step(env.previous, env.gru, env.h)
-        env.previous = pick_level(level_logits).view(-1, 1)
-        state.context[:, -1:] = level_value(env.previous, self.prior.levels)
+        env.previous, env.gru = self.prior.step(env.previous, env.gru, env.h, pick_level)
+        state.context[:, -self.prior.bands :] = level_value(env.previous[:, 0], self.prior.levels)
 
     @torch.no_grad()
     def generate_fast(

@@ -205,7 +205,7 @@ def conditioning_terms(
 ) -> tuple[torch.Tensor | None, torch.Tensor]:
     """The per-clip terms of a ``WaveRNNState`` (V h of eq. 2, R_b b of eq. 3) in ``cell``'s layout."""
     batch = state.h.shape[0]
-    if not model.conditioned:
+    if not model.conditioned and model.prior is None:
         return None, torch.zeros(batch, model.config.hidden)
     extra_i = (state.gi_bias - model.gru.bias_ih_l0)[:, cell.order]
     extra_h = (state.gh_bias - model.gru.bias_hh_l0)[:, cell.order]
@@ -221,16 +221,21 @@ def run_fused(
     state: Any,
     policy: SamplingPolicy,
     progress: Callable[[int, int], None] | None = None,
+    frames: Callable[[Any], Any] | None = None,
 ) -> torch.Tensor:
-    """Generate codes (B, num_samples, 2) with ``cell`` from ``state`` (a ``WaveRNNState``)."""
+    """Generate codes (B, num_samples, 2) with ``cell`` from ``state`` (a ``WaveRNNState``); with ``frames``
+    (the envelope variant's next-frame step), one frame of ``model.hop`` samples per call."""
     batch = state.h.shape[0]
     cond_g, cond_e = conditioning_terms(model, cell, state)
     h = state.h
     prev = torch.tensor(model.codec.silence, dtype=torch.long).expand(batch, 2)
-    chunk = max(1, min(4096, (1 << 20) // (batch * 2 * 256)))
+    chunk = model.hop if frames is not None else max(1, min(4096, (1 << 20) // (batch * 2 * 256)))
     pieces = []
     for start in range(0, num_samples, chunk):
         steps = min(chunk, num_samples - start)
+        if frames is not None:
+            state = frames(state)
+            cond_g, cond_e = conditioning_terms(model, cell, state)
         if policy.greedy:
             noise = torch.empty(0, 2, batch, 256)
         else:  # Gumbel(0, 1) noise: argmax(logits + noise) samples softmax(logits)

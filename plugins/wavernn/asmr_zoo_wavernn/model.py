@@ -16,6 +16,12 @@ I* is masked so the current coarse sample c_t reaches only the fine half of the 
 V h (h: the trigger embedding through a dense layer) to the gates; ``concat`` also lets R read the trigger
 embedding b next to h_{t-1}: R [h_{t-1}; b] (eq. 3).
 
+The envelope variant (``envelope_levels > 0``; beyond the paper) adds the frame-rate loudness prior of
+``asmr_zoo.envelope``, read by the prior with the conditioning features h: the levels y_k of the current
+10 ms frame enter every gate like another input, I* x_t + V h + V_y y_k (the local conditioning of the
+WaveRNN paper's text-to-speech model). In training they come from the audio; in generation the prior draws
+them once per frame.
+
 Training runs the input projections for all steps at once; only the recurrence is sequential: a C loop
 with an exact backward pass (``recurrence.py``, every conditioner), or in torch ``nn.GRU`` with the masked
 input matrix for ``none`` and ``gate-bias`` and a loop over the cell for ``concat``, whose per-clip R b term
@@ -34,9 +40,20 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from asmr_zoo.envelope import (
+    EnvelopeLogits,
+    EnvelopePrior,
+    EnvelopeState,
+    crop_offset,
+    frame_hop,
+    frame_levels,
+    level_value,
+    local_inputs,
+)
 from asmr_zoo.errors import UsageError
 from asmr_zoo.interfaces import Codec, Conditioner, Model, ModelConfig, Pick, SamplingPolicy
 from asmr_zoo.native_build import native_or
+from asmr_zoo.sampling import pick_with_policy
 
 CLASSES = 256
 PRECISIONS = ("fp32", "bf16", "int8")
@@ -55,14 +72,19 @@ class WaveRNNConfig(ModelConfig):
     fast_weights: str = "int8"  # weights of the fused generation loop: fp32 (exact), bf16 or int8
     fast_engine: str = "auto"  # the fused loop: native (C), torchscript, or auto (native where it builds)
     train_engine: str = "auto"  # the training recurrence: native (C), torch, or auto (native where it builds)
+    envelope_levels: int = 0  # > 0: a loudness prior with this many levels conditions every gate locally
+    envelope_bands: int = 1  # 1: broadband loudness; more: the loudness of that many mel-spaced bands
+    envelope_hidden: int = 128  # the prior's GRU size
+    sample_window: int = 0  # > 0: in training, the sample loss covers a crop this long (the prior: the window)
 
 
 class WaveRNNState(NamedTuple):
     """Recurrent state for ``step``: h_{t-1} and the per-clip conditioning terms of the gates."""
 
     h: torch.Tensor  # (B, H)
-    gi_bias: torch.Tensor  # (B, 3H): input bias + V h (eq. 2)
+    gi_bias: torch.Tensor  # (B, 3H): input bias + V h (eq. 2) [+ V_y y_k, the envelope variant's frame]
     gh_bias: torch.Tensor  # (B, 3H): recurrent bias + R_b b (eq. 3)
+    envelope: EnvelopeState | None = None  # the loudness prior's generation state (envelope variant)
 
 
 def _cell(gi: torch.Tensor, gh: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
@@ -100,17 +122,30 @@ class WaveRNN(Model):
             raise UsageError(f"train_engine must be one of {', '.join(TRAIN_ENGINES)}, got '{config.train_engine}'")
         if config.fast_engine == "native" and config.fast_weights == "bf16":
             raise UsageError("fast_engine=native takes fast_weights int8 or fp32; use fast_engine=torchscript for bf16")
+        if config.envelope_levels < 0 or config.sample_window < 0:
+            raise UsageError("envelope_levels and sample_window must be >= 0 (0 turns them off)")
+        if config.envelope_bands < 1:
+            raise UsageError(f"envelope_bands must be >= 1, got {config.envelope_bands}")
         hidden, half = config.hidden, config.hidden // 2
         self.half = half
         self.conditioned = conditioner.conditioned
         self.concat = conditioner.name == "concat"
-        cond_dim = config.cond_dim if self.conditioned else 0
-        # gru.weight_ih_l0 = [I | V]: I (3H, 3) reads x_t, V (3H, cond_dim) reads the conditioning features;
-        # gru.weight_hh_l0 = R (3H, H) = [R_r; R_u; R_e], one mat-vec for all three gates (nn.GRU's order).
-        self.gru = nn.GRU(3 + cond_dim, hidden, batch_first=True)
-        mask = torch.ones(3, 2, half, 3 + cond_dim)  # (gate, coarse/fine half, unit, input)
+        self.cond_dim = cond_dim = config.cond_dim if self.conditioned else 0
+        local = config.envelope_bands if config.envelope_levels else 0
+        inputs = 3 + cond_dim + local
+        # gru.weight_ih_l0 = [I | V | V_y]: I (3H, 3) reads x_t, V (3H, cond_dim) the conditioning features,
+        # V_y (3H, bands) the envelope's levels; gru.weight_hh_l0 = R (3H, H) = [R_r; R_u; R_e], one mat-vec
+        # for all three gates (nn.GRU's order).
+        self.gru = nn.GRU(inputs, hidden, batch_first=True)
+        mask = torch.ones(3, 2, half, inputs)  # (gate, coarse/fine half, unit, input)
         mask[:, 0, :, 2] = 0  # I*: c_t reaches only the fine half of every gate (eq. 1)
-        self.register_buffer("input_mask", mask.reshape(3 * hidden, 3 + cond_dim), persistent=False)
+        self.register_buffer("input_mask", mask.reshape(3 * hidden, inputs), persistent=False)
+        self.hop = frame_hop(config.sample_rate)
+        self.prior = (
+            EnvelopePrior(config.envelope_levels, config.envelope_hidden, cond_dim, config.envelope_bands)
+            if config.envelope_levels
+            else None
+        )
         if self.conditioned:
             self.embedding = nn.Embedding(len(conditioner), config.cond_dim)  # b: one vector per trigger
             self.dense = nn.Linear(config.cond_dim, config.cond_dim)  # h = tanh(dense(b)), read by V (eq. 2)
@@ -159,14 +194,35 @@ class WaveRNN(Model):
 
     # -- training -------------------------------------------------------------------------------------
 
-    def forward(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor | EnvelopeLogits:
+        """codes ``(B, T, 2)`` -> logits ``(B, T, 2, 256)``; logits[:, t] predicts codes[:, t].
+
+        The envelope variant returns ``EnvelopeLogits``: the sample logits given the window's own loudness,
+        and the prior's logits of that loudness; in training, the sample part covers ``sample_window``
+        (the recurrence starting from a zero state there, as every truncated-BPTT window does)."""
+        feats, gh_bias = self._conditioning(cond, codes.shape[0])
+        if self.prior is None:
+            return self._sample_logits(codes, feats, gh_bias, None)
+        levels = frame_levels(self.codec.decode(codes), self.hop, self.prior.levels, self.prior.bands)
+        frames = self.prior(levels, feats)  # p(e_k | e_<k, trigger)
+        y = local_inputs(levels, self.prior.levels, self.hop, codes.shape[1])
+        crop, offset = self.config.sample_window, 0
+        if self.training and 0 < crop < codes.shape[1]:
+            offset = crop_offset(codes, crop)
+            codes, y = codes[:, offset : offset + crop], y[:, offset : offset + crop]
+        return EnvelopeLogits(self._sample_logits(codes, feats, gh_bias, y), frames, levels, offset)
+
+    def _sample_logits(
+        self, codes: torch.Tensor, feats: torch.Tensor | None, gh_bias: torch.Tensor, y: torch.Tensor | None
+    ) -> torch.Tensor:
         batch, steps, _ = codes.shape
         silence = torch.tensor(self.codec.silence, device=codes.device).expand(batch, 1, 2)
         prev = torch.cat([silence, codes[:, :-1]], dim=1)
         x = self._scale(torch.cat([prev, codes[..., :1]], dim=-1))  # x_t = [c_{t-1}, f_{t-1}, c_t]
-        feats, gh_bias = self._conditioning(cond, batch)
         if feats is not None:  # eq. 2: V h enters like another input column, the same at every step
             x = torch.cat([x, feats[:, None].expand(batch, steps, -1)], dim=-1)
+        if y is not None:  # local conditioning: V_y y_k, the levels of the sample's frame
+            x = torch.cat([x, y], dim=-1)
         h0 = codes.new_zeros((1, batch, self.config.hidden), dtype=torch.float)
         weight_ih = self._masked_input_weight()
         if self.train_engine(codes) == "native":  # eq. 1 in C, for every conditioner (recurrence.py)
@@ -197,8 +253,15 @@ class WaveRNN(Model):
         slower = "training with the slower torch recurrence"
         return native_or("torch", f"train_engine={engine}", recurrence.library, slower)
 
-    def loss_from_logits(self, logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-        """coarse_weight * CE(coarse) + fine_weight * CE(fine), mean nats per sample."""
+    def loss_from_logits(self, logits: torch.Tensor | EnvelopeLogits, codes: torch.Tensor) -> torch.Tensor:
+        """coarse_weight * CE(coarse) + fine_weight * CE(fine), mean nats per sample; for the envelope
+        variant, plus -log p(e) spread over the window's samples (a two-part code length for x)."""
+        if not isinstance(logits, EnvelopeLogits):
+            return self._sample_loss(logits, codes)
+        target = codes[:, logits.offset : logits.offset + logits.samples.shape[1]]
+        return self._sample_loss(logits.samples, target) + logits.frame_nats() / codes.shape[:2].numel()
+
+    def _sample_loss(self, logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         nats = F.cross_entropy(logits.reshape(-1, CLASSES), codes.reshape(-1), reduction="none").view(-1, 2)
         weights = nats.new_tensor([self.config.coarse_weight, self.config.fine_weight])
         return (nats * weights).sum(1).mean()  # one pass over both heads: no per-head slices to backprop
@@ -210,13 +273,37 @@ class WaveRNN(Model):
 
     def init_state(self, batch: int, cond: torch.Tensor | None = None) -> WaveRNNState:
         feats, gh_bias = self._conditioning(cond, batch)
-        gi_bias = self.gru.bias_ih_l0.expand(batch, -1)
-        if feats is not None:
-            gi_bias = gi_bias + feats @ self.gru.weight_ih_l0[:, 3:].t()  # V h (eq. 2)
+        gi_bias = self._input_bias(feats, None, batch)
         h = torch.zeros(batch, self.config.hidden, device=gi_bias.device)
-        return WaveRNNState(h, gi_bias, gh_bias)
+        envelope = None if self.prior is None else EnvelopeState(*self.prior.start(batch, h.device), feats)
+        return WaveRNNState(h, gi_bias, gh_bias, envelope)
+
+    def _input_bias(self, feats: torch.Tensor | None, y: torch.Tensor | None, batch: int) -> torch.Tensor:
+        """The gates' input terms that are not x_t: bias + V h (eq. 2) [+ V_y y_k] ``(B, 3H)``."""
+        gi_bias = self.gru.bias_ih_l0.expand(batch, -1)
+        weight = self.gru.weight_ih_l0
+        if feats is not None:
+            gi_bias = gi_bias + feats @ weight[:, 3 : 3 + self.cond_dim].t()  # V h (eq. 2)
+        if y is not None:
+            gi_bias = gi_bias + y @ weight[:, 3 + self.cond_dim :].t()  # V_y y_k
+        return gi_bias
+
+    def draw_frame(self, state: WaveRNNState, pick_level: Callable[[torch.Tensor], torch.Tensor]) -> WaveRNNState:
+        """The envelope variant's next loudness frame: step the prior, pick its levels band by band with
+        ``pick_level(logits (B, levels)) -> (B,)``, and put V_y y_k into the gates' input bias."""
+        env = state.envelope
+        env.previous, env.gru = self.prior.step(env.previous, env.gru, env.h, pick_level)
+        y = level_value(env.previous[:, 0], self.prior.levels)
+        return state._replace(gi_bias=self._input_bias(env.h, y, y.shape[0]))
 
     def step(self, prev: torch.Tensor, state: WaveRNNState, pick: Pick) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        """One sample; the envelope variant first draws a new frame every ``hop`` samples (its levels are
+        picked as head 2, after the coarse and fine heads 0 and 1)."""
+        env = state.envelope
+        if env is not None:
+            if env.t % self.hop == 0:
+                state = self.draw_frame(state, lambda logits: pick(logits, 2))
+            env.t += 1
         batch, half = prev.shape[0], self.half
         weight_ih = self._masked_input_weight()
         gh = torch.addmm(state.gh_bias, state.h, self.gru.weight_hh_l0.t()).view(batch, 3, 2, half)  # R h_{t-1}
@@ -244,13 +331,21 @@ class WaveRNN(Model):
         """The fused loop with ``config.fast_weights`` weights: the C loop, or TorchScript (``fast_engine``)."""
         engine = self.fast_engine()
         cell = self.fused_cell(engine=engine)
+        frames = None
+        if self.prior is not None:
+
+            def frames(state: WaveRNNState) -> WaveRNNState:  # the loops run one frame per call
+                state = self.draw_frame(state, lambda logits: pick_with_policy(logits, policy))
+                state.envelope.t += self.hop
+                return state
+
         if engine == "native":
             from asmr_zoo_wavernn.native import run_native
 
-            return run_native(cell, num_samples, state, policy, progress, self.codec.silence)
+            return run_native(cell, num_samples, state, policy, progress, self.codec.silence, frames, self.hop)
         from asmr_zoo_wavernn.fused import run_fused
 
-        return run_fused(self, cell, num_samples, state, policy, progress)
+        return run_fused(self, cell, num_samples, state, policy, progress, frames)
 
     def fast_engine(self) -> str:
         """The engine ``generate_fast`` uses: ``config.fast_engine``, with ``auto`` resolved to ``native``

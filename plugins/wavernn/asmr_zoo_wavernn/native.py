@@ -221,16 +221,23 @@ def run_native(
     policy: SamplingPolicy,
     progress: Callable[[int, int], None] | None = None,
     silence: tuple[int, int] = (128, 0),
+    frames: Callable[[Any], Any] | None = None,
+    hop: int = 0,
 ) -> torch.Tensor:
-    """Generate codes (B, num_samples, 2) with ``cell`` from ``state`` (a ``WaveRNNState``)."""
+    """Generate codes (B, num_samples, 2) with ``cell`` from ``state`` (a ``WaveRNNState``). With
+    ``frames`` (the envelope variant's next-frame step), the loop runs ``hop`` samples per call and the
+    per-clip biases are taken from the state ``frames`` returns before each."""
     batch = state.h.shape[0]
     h = state.h.detach().float().clone().contiguous()
     prev = torch.tensor(silence, dtype=torch.long).repeat(batch, 1)
     biases = cell.biases(state)
     threads = max(1, torch.get_num_threads())
-    pieces, chunk = [], max(1, min(CHUNK, CHUNK * 16 // batch))
+    pieces, chunk = [], hop if frames is not None else max(1, min(CHUNK, CHUNK * 16 // batch))
     for start in range(0, num_samples, chunk):
         steps = min(chunk, num_samples - start)
+        if frames is not None:
+            state = frames(state)
+            biases = cell.biases(state)
         codes, _ = cell.run(h, prev, biases, steps, policy, threads=threads)
         pieces.append(codes)
         if progress is not None:

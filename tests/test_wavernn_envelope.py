@@ -1,0 +1,132 @@
+"""The envelope variant of WaveRNN (the frame-rate loudness prior + local conditioning of every gate):
+incremental generation against the teacher-forced pass, the fused C and TorchScript loops against ``step``,
+the training crop, the two-part loss and its gradients, both training recurrences, save/load."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from asmr_zoo.checkpoints import load_checkpoint, save_checkpoint
+from asmr_zoo.envelope import EnvelopeLogits, local_inputs
+from asmr_zoo.factory import build_model
+from asmr_zoo.interfaces import SamplingPolicy
+from asmr_zoo.plugins import get_zoo
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+TRIGGERS = ["tapping_glass", "whispering"]
+HOP = 160  # 16 kHz: 10 ms frames
+
+
+def tiny(conditioner: str = "gate-bias", **overrides) -> torch.nn.Module:
+    torch.manual_seed(0)
+    vocabulary = [] if conditioner == "none" else TRIGGERS
+    config = {"envelope_levels": 12, "envelope_hidden": 16, "sample_rate": 16000, "hidden": 32, **overrides}
+    return build_model("wavernn", conditioner, vocabulary, config, preset="tiny").eval()
+
+
+def cond_for(model, batch: int) -> torch.Tensor | None:
+    return torch.arange(batch) % len(TRIGGERS) if model.conditioned else None
+
+
+def codes_for(batch: int, steps: int) -> torch.Tensor:
+    """16-bit codes with a real loudness contour: noise under a slow swell."""
+    gen = torch.Generator().manual_seed(1)
+    t = torch.arange(steps) / 16000
+    wav = 0.5 * torch.sin(2 * math.pi * 3 * t) ** 2 * torch.randn(batch, steps, generator=gen).clamp(-2, 2) / 2
+    return get_zoo().load("codecs", "pcm16")().encode(wav)  # (B, T, 2)
+
+
+@pytest.mark.parametrize(("conditioner", "bands"), [("none", 1), ("gate-bias", 3), ("concat", 3)])
+def test_step_by_step_generation_matches_the_teacher_forced_pass(conditioner, bands) -> None:
+    model = tiny(conditioner, envelope_bands=bands)
+    codes, cond = codes_for(2, 2 * HOP + 29), cond_for(model, 2)
+    with torch.no_grad():
+        out = model(codes, cond)
+        assert isinstance(out, EnvelopeLogits) and out.offset == 0
+        levels = iter(out.levels.flatten(1).unbind(1))  # frame by frame, band by band
+        frame_logits, step_logits, t = [], [], 0
+
+        def forced(logits: torch.Tensor, head: int) -> torch.Tensor:
+            if head == 2:
+                frame_logits.append(logits)
+                return next(levels)
+            return codes[:, t, head]
+
+        state, prev = model.init_state(2, cond), torch.tensor(model.codec.silence).expand(2, 2)
+        for t in range(codes.shape[1]):  # noqa: B007 (``forced`` reads t)
+            prev, logits, state = model.step(prev, state, forced)
+            step_logits.append(logits)
+    assert (torch.stack(step_logits, 1) - out.samples).abs().max() < 1e-4
+    assert (torch.stack(frame_logits, 1) - out.frames.flatten(1, 2)).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("engine", ["native", "torchscript"])
+@pytest.mark.parametrize("conditioner", ["none", "concat"])
+def test_fused_loops_generate_what_step_generates(engine, conditioner) -> None:
+    model = tiny(conditioner, envelope_bands=3, fast_weights="fp32", fast_engine=engine)
+    cond, steps = cond_for(model, 2), 3 * HOP + 11
+    greedy = SamplingPolicy(greedy=True)
+    with torch.no_grad():
+        fused = model.generate_fast(steps, model.init_state(2, cond), greedy)
+        state, prev, stepped = model.init_state(2, cond), torch.tensor(model.codec.silence).expand(2, 2), []
+        for _ in range(steps):
+            prev, _, state = model.step(prev, state, lambda logits, head: logits.argmax(-1))
+            stepped.append(prev)
+    assert torch.equal(fused, torch.stack(stepped, 1))
+
+
+def test_training_crop_gives_the_logits_of_the_crop_alone() -> None:
+    model = tiny(sample_window=300).train()
+    codes, cond = codes_for(2, 1100), torch.tensor([1, 0])
+    out = model(codes, cond)
+    assert out.samples.shape[1] == 300 and 0 < out.offset <= 800
+    assert out.levels.shape == (2, 7, 1)  # the prior still covers the whole window
+    with torch.no_grad():
+        feats, gh_bias = model._conditioning(cond, 2)
+        local = local_inputs(out.levels, 12, HOP, 1100)[:, out.offset : out.offset + 300]
+        alone = model._sample_logits(codes[:, out.offset : out.offset + 300], feats, gh_bias, local)
+    assert (out.samples.detach() - alone).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("engine", ["native", "torch"])
+def test_loss_is_a_two_part_code_length_and_reaches_every_parameter(engine) -> None:
+    model = tiny("concat", envelope_bands=3, train_engine=engine).train()
+    codes, cond = codes_for(2, 500), torch.tensor([0, 1])
+    out = model(codes, cond)
+    loss = model.loss_from_logits(out, codes)
+    samples = torch.nn.functional.cross_entropy(out.samples.reshape(-1, 256), codes.reshape(-1)) * 2
+    assert torch.allclose(loss, samples + out.frame_nats() / 1000)
+    loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing
+
+
+def test_both_training_recurrences_give_the_same_loss_and_gradients() -> None:
+    results = []
+    for engine in ("native", "torch"):
+        model = tiny("gate-bias", envelope_bands=3, train_engine=engine).train()
+        codes, cond = codes_for(2, 400), torch.tensor([0, 1])
+        loss = model.loss_from_logits(model(codes, cond), codes)
+        loss.backward()
+        results.append((loss.detach(), model.gru.weight_ih_l0.grad.clone()))
+    assert torch.allclose(results[0][0], results[1][0], atol=1e-5)
+    assert torch.allclose(results[0][1], results[1][1], atol=1e-4)
+
+
+def test_save_load_round_trip_and_seeded_generation(tmp_path) -> None:
+    model = tiny(envelope_bands=3)
+    path = tmp_path / "env.safetensors"
+    save_checkpoint(path, model)
+    loaded = load_checkpoint(path, zoo=get_zoo()).eval()
+    codes, cond = codes_for(1, 400), torch.tensor([1])
+    with torch.no_grad():
+        assert torch.equal(model(codes, cond).samples, loaded(codes, cond).samples)
+        runs = []
+        for net in (model, loaded):
+            policy = SamplingPolicy(generator=torch.Generator().manual_seed(4))
+            runs.append(net.generate_fast(500, net.init_state(1, cond), policy))
+    assert torch.equal(*runs)
+    assert len(runs[0].unique()) > 10  # a real random walk, not silence

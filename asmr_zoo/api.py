@@ -4,6 +4,7 @@
     audio, rate = asmr_zoo.generate("wavenet", trigger="brushing_mic", conditioner="global", seconds=3, seed=1)
     gen = asmr_zoo.load("wavernn-concat")          # a registry id, or a path to a .safetensors file
     clips = gen.generate("tapping_glass", seconds=2, batch=4, seed=0)   # (4, samples) float32 in [-1, 1]
+    mix = gen.generate({"tapping_glass": 0.7, "brushing_mic": 0.3})      # a blend of trigger embeddings
     asmr_zoo.list_checkpoints("wavenet*")
 
 Errors are ``asmr_zoo.errors.AsmrZooError`` subclasses with a one-line message that says what to do.
@@ -15,7 +16,7 @@ import difflib
 import fnmatch
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 Note = Callable[[str], None]  # receives notes such as 'using tapping_glass for "glass tapping"'
+Trigger = str | Mapping[str, float]  # a trigger, or a blend {trigger: weight}
 MAX_BATCH = 1024
 MAX_SECONDS = 3600.0
 
@@ -59,6 +61,45 @@ def pick_trigger(asked: str | None, served: list[str], note: Note | None = None)
     return validate_trigger_name(name)
 
 
+def parse_triggers(values: Sequence[str] | None) -> Trigger | None:
+    """``--trigger`` values: one trigger (a name or free text), or a blend given as ``name=weight`` values
+    (``-t tapping_glass=0.7 -t brushing_mic=0.3``)."""
+    values = list(values or [])
+    if len(values) <= 1 and not any("=" in v for v in values):
+        return values[0] if values else None
+    blend: dict[str, float] = {}
+    for value in values:
+        name, sep, weight = value.partition("=")
+        name = name.strip()
+        if not sep:
+            raise UsageError(f"to blend triggers give each a weight, e.g. -t {value}=0.5; got '{value}' without one")
+        try:
+            blend_weight = float(weight)
+        except ValueError:
+            raise UsageError(f"the weight in '{value}' is not a number; write name=weight, e.g. {name}=0.5") from None
+        if name in blend:
+            raise UsageError(f"trigger '{name}' is given twice in the blend; give each trigger once")
+        blend[name] = blend_weight
+    return blend
+
+
+def label_of(trigger: Trigger) -> str:
+    """A trigger's name, or a blend's names joined by '+' (for file names and progress lines)."""
+    return trigger if isinstance(trigger, str) else "+".join(trigger)
+
+
+def pick_blend(blend: Mapping[str, float], served: list[str], note: Note | None = None) -> dict[str, float]:
+    """A blend with each trigger picked as ``pick_trigger`` picks one (free text normalised)."""
+    if not served:
+        raise UsageError("blends need a conditioned model: this one is unconditioned, give one trigger")
+    picked: dict[str, float] = {}
+    for name, weight in blend.items():
+        picked[pick_trigger(name, served, note)] = weight
+    if len(picked) != len(blend):
+        raise UsageError(f"the blend {label_of(blend)} names the same trigger twice; give each trigger once")
+    return picked
+
+
 def check_request(seconds: float, batch: int) -> None:
     """Refuse a clip length or batch size that is not finite, not positive or unbounded."""
     import math
@@ -88,7 +129,7 @@ class Generator:
 
     def generate(
         self,
-        trigger: str | None = None,
+        trigger: Trigger | None = None,
         seconds: float = 2.0,
         seed: int | None = None,
         batch: int = 1,
@@ -100,12 +141,17 @@ class Generator:
         note: Note | None = None,
         sampler_options: dict[str, Any] | None = None,
     ) -> np.ndarray:
-        """``batch`` clips of ``seconds`` of ``trigger`` as float32 ``(batch, samples)`` in [-1, 1];
+        """``batch`` clips of ``seconds`` of ``trigger`` (a name, or a blend ``{name: weight}`` of triggers the
+        model knows, its embeddings mixed by weight) as float32 ``(batch, samples)`` in [-1, 1];
         ``sampler_options`` go to the sampler (e.g. ``{"fold_length": 8000}`` for ``folded``)."""
         from asmr_zoo.plugins import get_zoo
 
         check_request(seconds, batch)
-        trigger = pick_trigger(trigger, self.triggers, note)
+        if isinstance(trigger, Mapping):
+            served = list(self.model.conditioner.vocabulary)
+            trigger = pick_blend(trigger, served, note)
+        else:
+            trigger = pick_trigger(trigger, self.triggers, note)
         sampler_cls = get_zoo().load("samplers", sampler)
         try:
             policy = sampler_cls(
@@ -133,8 +179,9 @@ def load(id_or_path: str | Path, zoo: Any = None) -> Generator:
     return Generator.from_entry(load_registry(zoo).get(str(id_or_path)), zoo)
 
 
-def resolve(model: str, conditioner: str, trigger: str | None, zoo: Any = None, note: Note | None = None) -> tuple:
-    """The registry's pick for (model, conditioner, trigger): ``(entry, trigger)``, the trigger normalised."""
+def resolve(model: str, conditioner: str, trigger: Trigger | None, zoo: Any = None, note: Note | None = None) -> tuple:
+    """The registry's pick for (model, conditioner, trigger): ``(entry, trigger)``, the trigger normalised.
+    A blend takes the checkpoint picked for its heaviest trigger, which must serve every trigger in it."""
     from asmr_zoo.plugins import get_zoo
     from asmr_zoo.registry import load_registry
 
@@ -143,13 +190,25 @@ def resolve(model: str, conditioner: str, trigger: str | None, zoo: Any = None, 
     zoo.component("conditioners", conditioner)
     registry = load_registry(zoo)
     served = sorted({t for e in registry.find(model, conditioner) for t in e.triggers})
+    if isinstance(trigger, Mapping):
+        if conditioner == "none":
+            raise UsageError("blends need a conditioned model (e.g. --conditioner global); give one trigger")
+        blend = pick_blend(trigger, served, note)
+        entry = registry.resolve(model, conditioner, max(blend, key=blend.__getitem__))
+        missing = [t for t in blend if t not in entry.triggers]
+        if missing:
+            raise UsageError(
+                f"no single {model}/{conditioner} checkpoint serves every trigger of {label_of(blend)} "
+                f"('{entry.id}' lacks {', '.join(missing)}); blend triggers one checkpoint serves"
+            )
+        return entry, blend
     trigger = pick_trigger(trigger, served, note) if served else pick_trigger(trigger or "", [], note)
     return registry.resolve(model, conditioner, trigger), trigger
 
 
 def generate(
     model: str,
-    trigger: str,
+    trigger: Trigger,
     conditioner: str = "none",
     seconds: float = 2.0,
     seed: int | None = None,

@@ -57,11 +57,7 @@ def build_model(
     zoo = zoo or get_zoo()
     model_cls = zoo.load("models", model)
     cond_cls = zoo.load("conditioners", conditioner)
-    if conditioner not in model_cls.conditioners:
-        raise UsageError(
-            f"model '{model}' does not accept conditioner '{conditioner}'; "
-            f"it accepts: {', '.join(model_cls.conditioners)}"
-        )
+    model_cls.check_conditioner(cond_cls)
     codec = zoo.load("codecs", model_cls.codec_name)()
     if not isinstance(config, ModelConfig):
         config = resolve_config(model_cls.Config, model_cls.presets, preset, config)

@@ -6,8 +6,8 @@ Shapes used throughout:
 - a waveform is a float tensor in [-1, 1], shape ``(batch, time)``;
 - codes are a long tensor ``(batch, time, heads)``, one class index per codec head;
 - logits are a float tensor ``(batch, time, heads, classes)``;
-- ``cond`` is a long tensor ``(batch,)`` of trigger indices into the conditioner's vocabulary,
-  or ``None`` for unconditioned models.
+- ``cond`` is a long tensor ``(batch,)`` of trigger indices into the conditioner's vocabulary, or a float
+  tensor ``(batch, vocabulary)`` of blend weights (rows summing to 1), or ``None`` for unconditioned models.
 
 This module imports torch; the plugin hooks must not import it at module level (``--help`` and ``list``
 stay torch-free), so plugins register ``"module:attr"`` strings that are imported on first use.
@@ -16,8 +16,9 @@ stay torch-free), so plugins register ``"module:attr"`` strings that are importe
 from __future__ import annotations
 
 import dataclasses
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -57,17 +58,33 @@ class Codec(ABC):
         return codes.float() * (2.0 / (self.classes - 1)) - 1.0
 
 
-class Conditioner:
-    """Turns trigger names into conditioning indices; owns the trigger vocabulary saved with checkpoints.
+# A request for one clip: a trigger name, or a blend {trigger: weight} (weights > 0, normalised to sum 1).
+Request = str | Mapping[str, float]
 
-    The model owns the parameters that inject the conditioning (embeddings, projections); the conditioner's
-    name tells the model which equation to implement (``global``: WaveNet eq. 6, ``gate-bias``: WaveRNN
-    eq. 2, ``concat``: WaveRNN eq. 3, ``none``: unconditioned).
+
+def _positive(weight: object) -> bool:
+    return isinstance(weight, (int, float)) and math.isfinite(weight) and weight > 0
+
+
+class Conditioner:
+    """Turns a request (a trigger, a blend of triggers) into the conditioning vectors a model injects; owns the
+    trigger vocabulary saved with checkpoints.
+
+    The model owns the learned per-trigger table and the equation that injects a vector (``global``: WaveNet
+    eq. 6, ``gate-bias``: WaveRNN eq. 2, ``concat``: WaveRNN eq. 3); the conditioner makes the vector from the
+    table (``vectors``). A plugin conditioner names the built-in equation it uses in ``injection`` and
+    overrides ``vectors`` (and ``encode``), so it works with the built-in models.
     """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
     conditioned: ClassVar[bool] = True
+    injection: ClassVar[str | None] = None  # the model equation that injects the vectors; None: ``name``
+
+    @classmethod
+    def equation(cls) -> str:
+        """The equation a model injects this conditioner's vectors with: ``injection``, or the name."""
+        return cls.injection or cls.name
 
     def __init__(self, vocabulary: Sequence[str] = ()) -> None:
         vocabulary = tuple(vocabulary)
@@ -84,16 +101,43 @@ class Conditioner:
     def __len__(self) -> int:
         return len(self.vocabulary)
 
-    def encode(self, triggers: Sequence[str]) -> torch.Tensor | None:
-        """Trigger names -> long tensor ``(batch,)``; ``None`` for an unconditioned model."""
+    def encode(self, requests: Sequence[Request]) -> torch.Tensor | None:
+        """One request per clip -> ``cond``: trigger indices ``(batch,)`` when every request is a trigger
+        name, else blend weights ``(batch, vocabulary)`` (each row sums to 1); ``None`` when unconditioned."""
         if not self.conditioned:
             return None
-        unknown = [t for t in triggers if t not in self.vocabulary]
-        if unknown:
-            raise UsageError(
-                f"trigger '{unknown[0]}' is not in this model's vocabulary; choose one of: {', '.join(self.vocabulary)}"
-            )
-        return torch.tensor([self.vocabulary.index(t) for t in triggers], dtype=torch.long)
+        blends = [{r: 1.0} if isinstance(r, str) else dict(r) for r in requests]
+        for blend in blends:
+            unknown = [t for t in blend if t not in self.vocabulary]
+            if unknown:
+                raise UsageError(
+                    f"trigger '{unknown[0]}' is not in this model's vocabulary; "
+                    f"choose one of: {', '.join(self.vocabulary)}"
+                )
+            bad = [
+                f"{t}={w}" for t, w in blend.items() if not (isinstance(w, (int, float)) and math.isfinite(w) and w > 0)
+            ]
+            if bad or not blend:
+                raise UsageError(f"blend weights must be finite numbers > 0, got {bad[0] if bad else 'an empty blend'}")
+        if all(isinstance(r, str) for r in requests):
+            return torch.tensor([self.vocabulary.index(t) for t in requests], dtype=torch.long)
+        weights = torch.zeros(len(blends), len(self.vocabulary))
+        for row, blend in zip(weights, blends, strict=True):
+            for trigger, weight in blend.items():
+                row[self.vocabulary.index(trigger)] = float(weight)
+        return weights / weights.sum(dim=1, keepdim=True)
+
+    def vectors(self, cond: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """The conditioning vectors ``(batch, dim)`` made from a model's learned per-trigger ``table``
+        ``(vocabulary, dim)``: each trigger's row, or each blend's weighted mix of rows (as the original
+        code mixed class embeddings)."""
+        if not cond.is_floating_point():
+            if cond.dim() != 1 or (cond < 0).any() or (cond >= table.shape[0]).any():
+                raise UsageError(f"cond must be trigger indices (batch,) in [0, {table.shape[0]}), got {cond.tolist()}")
+            return nn.functional.embedding(cond.long(), table)
+        if cond.dim() != 2 or cond.shape[1] != table.shape[0]:
+            raise UsageError(f"blend weights must have shape (batch, {table.shape[0]}), got {tuple(cond.shape)}")
+        return cond.to(table.dtype) @ table
 
 
 @dataclass
@@ -120,16 +164,22 @@ class Model(nn.Module, ABC):
 
     def __init__(self, config: ModelConfig, conditioner: Conditioner, codec: Codec) -> None:
         super().__init__()
-        if conditioner.name not in self.conditioners:
-            raise UsageError(
-                f"model '{self.name}' does not accept conditioner '{conditioner.name}'; "
-                f"it accepts: {', '.join(self.conditioners)}"
-            )
+        self.check_conditioner(type(conditioner))
         if codec.name != self.codec_name:
             raise UsageError(f"model '{self.name}' needs codec '{self.codec_name}', got '{codec.name}'")
         self.config = config
         self.conditioner = conditioner
         self.codec = codec
+
+    @classmethod
+    def check_conditioner(cls, conditioner: type[Conditioner]) -> None:
+        """Refuse a conditioner whose equation this model does not implement."""
+        if conditioner.equation() not in cls.conditioners:
+            via = f" (injected as '{conditioner.equation()}')" if conditioner.equation() != conditioner.name else ""
+            raise UsageError(
+                f"model '{cls.name}' does not accept conditioner '{conditioner.name}'{via}; "
+                f"it accepts: {', '.join(cls.conditioners)}"
+            )
 
     @abstractmethod
     def forward(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:

@@ -172,8 +172,12 @@ def test_global_conditioning_changes_the_output():
 
 
 def test_conditioning_input_is_checked():
-    with pytest.raises(UsageError, match="global conditioning needs trigger indices"):
+    with pytest.raises(UsageError, match="global conditioning needs one trigger"):
         tiny("global")(torch.zeros(2, 8, 1, dtype=torch.long))
+    with pytest.raises(UsageError, match=r"cond must be trigger indices \(batch,\) in \[0, 2\)"):
+        tiny("global")(torch.zeros(1, 8, 1, dtype=torch.long), torch.tensor([5]))
+    with pytest.raises(UsageError, match=r"blend weights must have shape \(batch, 2\)"):
+        tiny("global")(torch.zeros(1, 8, 1, dtype=torch.long), torch.ones(1, 3) / 3)
     with pytest.raises(UsageError, match="unconditioned"):
         tiny("none").init_state(1, torch.tensor([0]))
     with pytest.raises(UsageError, match="one-hot input has 256 channels"):

@@ -192,8 +192,12 @@ def run_command(
         None, help="Model name, e.g. wavenet or wavernn (see `asmr-zoo list`); not needed with --id/--checkpoint."
     ),
     conditioner: str = typer.Option(None, "--conditioner", "-c", help="Conditioner, e.g. none (default), global."),
-    trigger: str = typer.Option(
-        None, "--trigger", "-t", help="Trigger, e.g. brushing_mic or free text such as 'glass tapping'."
+    trigger_values: list[str] = typer.Option(
+        None,
+        "--trigger",
+        "-t",
+        help="Trigger, e.g. brushing_mic or free text such as 'glass tapping'; a blend of a conditioned model's "
+        "triggers with weights, repeated: -t tapping_glass=0.7 -t brushing_mic=0.3.",
     ),
     checkpoint_id: str = typer.Option(None, "--id", help="Use this registered checkpoint (see `asmr-zoo list`)."),
     seconds: float = typer.Option(2.0, "--seconds", "-s", help="Length of each clip in seconds."),
@@ -219,7 +223,7 @@ def run_command(
 ) -> None:
     """Generate audio of a trigger and write a WAV: from the checkpoint the registry picks for (model,
     conditioner, trigger), from a registered --id, or from a --checkpoint file (which names its own model)."""
-    from asmr_zoo.api import Generator, check_request, load, pick_trigger, resolve
+    from asmr_zoo.api import Generator, check_request, label_of, load, parse_triggers, pick_blend, pick_trigger, resolve
 
     zoo = get_zoo()
     note = lambda text: err_console.print(text, highlight=False)  # noqa: E731
@@ -229,6 +233,7 @@ def run_command(
 
     options = sampler_options(zoo.load("samplers", sampler_name), sampler_option or [])
     check_request(seconds, batch)  # before any model is loaded
+    trigger = parse_triggers(trigger_values)
     use_threads(threads)
     if channels not in (None, 1, 2):
         raise UsageError(f"--channels must be 1 or 2, got {channels}")
@@ -252,19 +257,22 @@ def run_command(
             if asked is not None and asked != have:
                 raise UsageError(f"{gen.source} is a {have} {what}, not '{asked}'; drop the {what} or pick another")
         model, conditioner = found
-        trigger = pick_trigger(trigger, gen.triggers, note)
+        if isinstance(trigger, dict):
+            trigger = pick_blend(trigger, list(gen.model.conditioner.vocabulary), note)
+        else:
+            trigger = pick_trigger(trigger, gen.triggers, note)
     else:
         if model is None:
             raise UsageError("name a model (e.g. `asmr-zoo run wavenet ...`), or pass --id or --checkpoint")
         conditioner = conditioner or "none"
         entry, trigger = resolve(model, conditioner, trigger, zoo, note)
         gen = None
-    paths = _output_paths(out or Path(f"{model}-{conditioner}-{trigger}.wav"), batch)
+    paths = _output_paths(out or Path(f"{model}-{conditioner}-{label_of(trigger)}.wav"), batch)
     if gen is None:
         gen = Generator.from_entry(entry, zoo)
     num_samples = max(1, round(seconds * gen.sample_rate))
     with _progress("generating") as progress:
-        task = progress.add_task(f"{model}/{conditioner} {trigger}", total=num_samples)
+        task = progress.add_task(f"{model}/{conditioner} {label_of(trigger)}", total=num_samples)
         wav = gen.generate(
             trigger,
             seconds=seconds,

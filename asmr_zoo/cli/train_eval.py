@@ -81,9 +81,7 @@ def train_command(
 
     zoo = get_zoo()
     model_cls = zoo.load("models", model)
-    zoo.component("conditioners", conditioner)
-    if conditioner not in model_cls.conditioners:
-        raise UsageError(f"model '{model}' accepts conditioners: {', '.join(model_cls.conditioners)}")
+    model_cls.check_conditioner(zoo.load("conditioners", conditioner))
     main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports and writes
     owned = out.parent.is_dir() and main_process
     with _out_lock(out) if owned else contextlib.nullcontext():  # a second run on --out is refused

@@ -245,10 +245,10 @@ class WaveNet(Model):
             if cond is not None:
                 raise UsageError("this wavenet is unconditioned (conditioner 'none'); pass cond=None")
             return None
-        if cond is None or cond.shape != (batch,):
+        if cond is None or cond.shape[0] != batch:
             got = None if cond is None else tuple(cond.shape)
-            raise UsageError(f"global conditioning needs trigger indices of shape ({batch},), got {got}")
-        return self.trigger_embedding(cond)
+            raise UsageError(f"global conditioning needs one trigger (or blend) per clip ({batch}), got {got}")
+        return self.conditioner.vectors(cond, self.trigger_embedding.weight)  # h of eq. 6
 
     def _input_weights(self) -> torch.Tensor:
         """(C, input_channels): the input vector of each code (the one-hot identity or the embedding)."""

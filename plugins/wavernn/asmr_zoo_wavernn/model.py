@@ -129,7 +129,7 @@ class WaveRNN(Model):
         hidden, half = config.hidden, config.hidden // 2
         self.half = half
         self.conditioned = conditioner.conditioned
-        self.concat = conditioner.name == "concat"
+        self.concat = conditioner.equation() == "concat"
         self.cond_dim = cond_dim = config.cond_dim if self.conditioned else 0
         local = config.envelope_bands if config.envelope_levels else 0
         inputs = 3 + cond_dim + local
@@ -176,10 +176,11 @@ class WaveRNN(Model):
                 f"this wavernn model is conditioned ({self.conditioner.name}): pass a trigger, one of "
                 f"{', '.join(self.conditioner.vocabulary)}"
             )
-        cond = cond.to(torch.long).reshape(-1).expand(batch) if cond.numel() == 1 else cond.to(torch.long)
-        if cond.shape != (batch,):
-            raise UsageError(f"cond must hold one trigger index per clip ({batch}), got shape {tuple(cond.shape)}")
-        b = self.embedding(cond)
+        if not cond.is_floating_point() and cond.numel() == 1:
+            cond = cond.reshape(-1).expand(batch)
+        if cond.shape[0] != batch:
+            raise UsageError(f"cond must hold one trigger (or blend) per clip ({batch}), got shape {tuple(cond.shape)}")
+        b = self.conditioner.vectors(cond, self.embedding.weight)  # b: the trigger's (or blend's) embedding
         feats = torch.tanh(self.dense(b))  # the conditioning features h (eq. 2)
         if self.concat:
             gh_bias = gh_bias + b @ self.R_b.t()  # R [h_{t-1}; b] = R h_{t-1} + R_b b (eq. 3)

@@ -3,6 +3,7 @@
 Layout under a root directory::
 
     <root>/<trigger>/<video>_<start_ms>_<end_ms>.wav   training copy: mono, 16-bit, the model's rate
+    <root>/unlabelled/<same name>.wav                  training copy of a segment with no trigger (``unknown``)
     <root>/masters/<trigger>/<same name>.flac          master: source channels and rate, 24-bit FLAC
     <root>/manifest.jsonl                              one JSON object per segment (ManifestRow)
     <root>/.parts/<video>.jsonl                        the rows of each finished video (resume markers)
@@ -13,7 +14,9 @@ half-written file. ``manifest.jsonl`` is rebuilt from the parts, with the train/
 at the end of each run; runs on several machines (``--shard i/n``) may share one root.
 
 Rows whose label maps to no trigger (intros, talking, unknown labels) or whose audio was dropped (too
-short, silent) stay in the manifest with ``path`` null and a ``note``; ``read_dataset`` skips them.
+short, silent) stay in the manifest with ``path`` null and a ``note``; ``read_dataset`` skips them. Runs
+with ``--unlabelled`` write the audio of rows without a trigger too, under ``unlabelled/`` (trigger
+``unknown``, for unconditioned training); ``read_dataset`` skips those as well.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -36,6 +40,7 @@ from asmr_zoo.triggers import UNKNOWN
 MANIFEST_NAME = "manifest.jsonl"
 PARTS_DIR = ".parts"
 MASTERS_DIR = "masters"
+UNLABELLED_DIR = "unlabelled"  # the folder of training copies (and masters) whose trigger is unknown
 SPLITS = ("train", "test")
 TEST_FRACTION = 0.2
 AUDIO_FORMATS = ("wav", "flac")
@@ -62,8 +67,11 @@ class ManifestRow:
     label_start: float | None = None  # the labelled span, before trimming
     label_end: float | None = None
     source: str = ""  # the item it came from: URL, info JSON, file, CSV
-    note: str = ""  # why no audio was written, if none was
+    note: str = ""  # why no audio was written, if none was; why a classified clip stayed unknown
     split: str = "train"
+    origin_reason: str = ""  # why the source took its labels from ``origin`` (e.g. the winning timestamp list)
+    label_source: str = ""  # "" (the source's own label) or "classifier" (``--label auto``)
+    label_confidence: float | None = None  # the classifier's probability of its best trigger, when it ran
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), ensure_ascii=False, sort_keys=True)
@@ -118,6 +126,12 @@ def segment_stem(video_id: str, start: float, end: float) -> str:
     return f"{safe_name(video_id)}_{round(start * 1000)}_{round(end * 1000)}"
 
 
+def audio_paths(trigger: str, stem: str, audio_format: str) -> tuple[str, str]:
+    """The training copy and master of a segment, relative to the root: ``unknown`` goes under ``unlabelled/``."""
+    folder = UNLABELLED_DIR if trigger == UNKNOWN else trigger
+    return f"{folder}/{stem}.{audio_format}", f"{MASTERS_DIR}/{folder}/{stem}.flac"
+
+
 class DatasetWriter:
     """Writes finished videos into a data set root and rebuilds its manifest."""
 
@@ -130,41 +144,63 @@ class DatasetWriter:
     def _part(self, video_id: str) -> Path:
         return self.root / PARTS_DIR / f"{safe_name(video_id)}.jsonl"
 
-    def is_done(self, video_id: str) -> bool:
-        """Whether ``video_id`` was finished by an earlier run (its part file and audio files all exist)."""
+    def finished_rows(self, video_id: str) -> list[ManifestRow] | None:
+        """The rows of ``video_id`` if an earlier run finished it (its part file and audio files all exist)."""
         part = self._part(video_id)
         if not part.is_file():
-            return False
+            return None
         try:
             rows = parse_rows(part)
         except DataError:
-            return False
-        return all((self.root / rel).is_file() for row in rows for rel in (row.path, row.master) if rel is not None)
+            return None
+        files = [rel for row in rows for rel in (row.path, row.master) if rel is not None]
+        return rows if all((self.root / rel).is_file() for rel in files) else None
+
+    def is_done(self, video_id: str) -> bool:
+        """Whether ``video_id`` was finished by an earlier run."""
+        return self.finished_rows(video_id) is not None
+
+    def write_part(self, video_id: str, rows: Sequence[ManifestRow]) -> None:
+        """Write the rows of a video whose audio files are all in place: the video is finished."""
+        from asmr_zoo.checkpoints import atomic_write
+
+        text = "".join(row.to_json() + "\n" for row in rows)
+        atomic_write(self._part(video_id), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def move_to_trigger_folder(self, row: ManifestRow) -> None:
+        """Move the audio files of a row whose trigger changed into that trigger's folders (the part is the
+        caller's to rewrite)."""
+        assert row.path is not None
+        path, master = audio_paths(row.trigger, Path(row.path).stem, Path(row.path).suffix.lstrip("."))
+        for field, new in (("path", path), ("master", master)):
+            old = getattr(row, field)
+            if old is not None and old != new:
+                (self.root / new).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self.root / old, self.root / new)
+                setattr(row, field, new)
 
     def write_video(
         self, video_id: str, segments: Iterable[tuple[ManifestRow, SegmentAudio | None]]
     ) -> list[ManifestRow]:
         """Write each segment's audio (when given), then the video's part file: the video is finished."""
         from asmr_zoo.audio import write_audio
-        from asmr_zoo.checkpoints import atomic_write
 
         rows = []
         for row, audio in segments:
             if row.video_id != video_id:
                 raise DataError(f"segment of video '{row.video_id}' written as part of video '{video_id}'")
             if audio is not None and row.end is not None:
-                stem = segment_stem(video_id, row.start, row.end)
-                row.path = f"{row.trigger}/{stem}.{self.audio_format}"
+                path, master = audio_paths(row.trigger, segment_stem(video_id, row.start, row.end), self.audio_format)
+                row.path = path
                 write_audio(self.root / row.path, audio.training, audio.sample_rate)
                 row.sample_rate, row.channels = audio.sample_rate, int(audio.training.shape[0])
                 if audio.master is not None:
-                    row.master = f"{MASTERS_DIR}/{row.trigger}/{stem}.flac"
+                    row.master = master
                     write_audio(self.root / row.master, audio.master, audio.master_sample_rate, subtype="PCM_24")
                     row.master_sample_rate = audio.master_sample_rate
                     row.master_channels = int(audio.master.shape[0])
             rows.append(row)
-        text = "".join(row.to_json() + "\n" for row in rows)
-        atomic_write(self._part(video_id), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        self.write_part(video_id, rows)
         return rows
 
     def finalise(self, test_fraction: float = TEST_FRACTION) -> list[ManifestRow]:

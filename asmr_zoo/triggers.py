@@ -1,14 +1,40 @@
 """The trigger taxonomy: ``technique_material`` names, or a technique alone, and a free-text normaliser.
 
-The normaliser maps labels found in the wild ("Tapping on a wine glass", "fluffy mic brushing",
-"3Dio ear massage") onto taxonomy names, and returns ``UNKNOWN`` rather than guessing when a label names
-no technique, several techniques or several materials, or is an intro, outro or talking.
+``normalise_trigger`` maps labels found in the wild (chapters, descriptions, comments, folder names:
+"Tapping on a wine glass", "golpecitos en vidrio", "Klopfen auf Holz", "マイクのブラッシング") onto taxonomy
+names, and returns ``UNKNOWN`` rather than guessing. The word lists, in English, Spanish, French, German,
+Portuguese, Italian, Japanese and Korean, with microphone brands and models, are in
+``asmr_zoo.trigger_lexicon``. A label is read in six steps:
+
+1. Folding: NFKC, case folded, accents dropped ("Cepíllado" is "cepillado"); a German umlaut also matches
+   as "ue" ("Flüstern", "Flustern", "Fluestern").
+2. Words: Latin-script text splits into words; a Japanese or Korean run, written without spaces between
+   words, splits into the lexicon's words found in it, longest first ("マイクブラッシング": マイク, ブラッシング).
+3. A Latin word that is not in the lexicon is corrected once: a plural to its singular ("woods"), a German
+   compound into two lexicon words ("Holzklopfen"), else a typo to the one vocabulary meaning within a small
+   edit distance (``_fuzzy``). Nothing else is corrected.
+4. Phrases match longest first, materials before the rest, so "fluffy mic" is one material and "masaje de
+   orejas de silicona" keeps its silicone ears.
+5. Negations drop the word they negate ("tapping, no talking", "golpecitos sin susurros", "トークなし").
+6. The decision. Unknown: no technique, talking or an intro ("tapping, then talking", "charla"), a mix
+   word ("layered", "combo", "mezcla", "ミックス"), two techniques, or one of ours with a trigger outside the
+   taxonomy ("crinkles & tapping", "耳かき"). So a section is mixed when it names two triggers, and one
+   dominates only when the others are negated; "&" and "+" are conjunctions like "and" ("slow & fast
+   tapping" is tapping). Whispering is a technique alone; for the others ``_material`` chooses the
+   material: the surface wins over what a tool is made of ("a wooden brush on the mic" is brushing_mic),
+   brand and model names name their kind of mic ("Blue Yeti", "3Dio FS Pro", "Rycote"), and two
+   materials left are unknown.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from typing import NamedTuple
 
+from asmr_zoo import trigger_lexicon as lex
 from asmr_zoo.errors import UsageError
 
 UNKNOWN = "unknown"
@@ -31,159 +57,28 @@ COMMON_TRIGGERS = (
     "whispering",
 )
 
-# Phrases (whole words, lower case) -> technique. Longer phrases are matched first.
+
+def _flat(by_language: dict[str, tuple[str, ...]]) -> list[str]:
+    """The phrases of all languages."""
+    return [phrase for phrases in by_language.values() for phrase in phrases]
+
+
+# Phrase (as written in the lexicon) -> technique / material; listed by `asmr-zoo triggers`.
 TECHNIQUE_SYNONYMS: dict[str, str] = {
-    **{
-        w: "tapping"
-        for w in (
-            "tap",
-            "taps",
-            "tapped",
-            "tapping",
-            "tappy",
-            "tappity",
-            "knock",
-            "knocks",
-            "knocking",
-            "nail tapping",
-            "finger tapping",
-        )
-    },
-    **{
-        w: "brushing"
-        for w in ("brush", "brushes", "brushed", "brushing", "stroking", "stroke", "strokes", "sweeping", "fluffing")
-    },
-    **{
-        w: "scratching"
-        for w in (
-            "scratch",
-            "scratches",
-            "scratched",
-            "scratching",
-            "scratchy",
-            "scraping",
-            "scrape",
-            "scrapes",
-            "raking",
-        )
-    },
-    **{
-        w: "whispering"
-        for w in (
-            "whisper",
-            "whispers",
-            "whispered",
-            "whispering",
-            "whispery",
-            "whisper ramble",
-            "inaudible whispering",
-        )
-    },
-    **{
-        w: "massaging"
-        for w in ("massage", "massages", "massaging", "ear massage", "ear rubbing", "ear rub", "ear cupping", "cupping")
-    },
+    **{p: t for t, by_language in lex.TECHNIQUE_WORDS.items() for p in _flat(by_language)},
+    **dict.fromkeys(_flat(lex.BRUSHES), "brushing"),
 }
-
-# Phrases -> material. "fluffy mic" must win over "mic": longest phrase first, and a matched span is
-# consumed so its words are not matched again.
 MATERIAL_SYNONYMS: dict[str, str] = {
-    **{w: "glass" for w in ("glass", "glasses", "wine glass", "glass jar", "jar", "jars", "mirror", "glassware")},
-    **{w: "plastic" for w in ("plastic", "plastic bottle", "plastic case", "acrylic", "lego")},
-    **{w: "wood" for w in ("wood", "wooden", "wood block", "bamboo", "table")},
-    **{w: "cork" for w in ("cork", "corks", "corkboard", "cork board")},
-    **{
-        w: "metal"
-        for w in ("metal", "metallic", "tin", "tins", "aluminium", "aluminum", "steel", "iron", "copper", "can", "cans")
-    },
-    **{w: "mic" for w in ("mic", "mics", "microphone", "microphones", "bare mic")},
-    **{
-        w: "sponge_mic"
-        for w in (
-            "sponge",
-            "sponges",
-            "sponge mic",
-            "foam",
-            "foam cover",
-            "mic cover",
-            "foam mic",
-            "fluffy",
-            "fluffy mic",
-            "fluffy cover",
-            "windscreen",
-            "wind screen",
-            "deadcat",
-            "dead cat",
-            "windjammer",
-            "fluffy windscreen",
-        )
-    },
-    **{
-        w: "bi_mic"
-        for w in (
-            "3dio",
-            "3 dio",
-            "binaural",
-            "binaural mic",
-            "binaural mics",
-            "bi mic",
-            "dummy head",
-            "ear mics",
-            "ears mic",
-            "kemar",
-            "sr3d",
-        )
-    },
+    **{p: m for m, by_language in lex.MATERIAL_WORDS.items() for p in _flat(by_language)},
+    **{p: m for m, models in lex.MIC_MODELS.items() for p in models},
 }
-
-# Labels that are not trigger audio at all: kept as unknown, never trained on.
-NON_TRIGGER_WORDS = frozenset(
-    [
-        "intro",
-        "introduction",
-        "outro",
-        "ending",
-        "end",
-        "talking",
-        "talk",
-        "chat",
-        "chatting",
-        "chit",
-        "rambling",
-        "ramble",
-        "update",
-        "updates",
-        "announcement",
-        "sponsor",
-        "sponsored",
-        "ad",
-        "advert",
-        "giveaway",
-        "q&a",
-        "qa",
-        "storytime",
-        "story",
-        "thanks",
-        "thank",
-        "goodbye",
-        "bye",
-        "welcome",
-        "hello",
-        "hi",
-        "subscribe",
-        "patreon",
-        "credits",
-        "preview",
-        "trailer",
-        "bloopers",
-        "blooper",
-    ]
-)
-
-NEGATIONS = frozenset({"no", "without", "zero", "non"})
 
 _NAME_RE = re.compile(r"^[a-z]+(?:_[a-z]+)*$")
-_WORD_RE = re.compile(r"[a-z0-9&]+")
+_ACCENT_RE = re.compile("[\u0300-\u036f]")  # combining accents; Japanese (han)dakuten are not among them
+_LETTERS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ı": "i"})  # not decomposable
+_CJK = "\u3005\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"
+_TOKEN_RE = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
+_CJK_RE = re.compile(f"[{_CJK}]")
 
 
 def split_trigger(name: str) -> tuple[str, str | None]:
@@ -206,22 +101,315 @@ def validate_trigger_name(name: str) -> str:
     return name
 
 
-def _find(words: list[str], synonyms: dict[str, str]) -> tuple[set[str], list[str]]:
-    """Match synonym phrases, longest first; return the matched values and the unmatched words."""
-    words = list(words)
-    found: set[str] = set()
-    for phrase in sorted(synonyms, key=lambda p: -len(p.split())):
-        parts = phrase.split()
-        n = len(parts)
-        i = 0
-        while i + n <= len(words):
-            if words[i : i + n] == parts:
-                found.add(synonyms[phrase])
-                words[i : i + n] = ["\0"] * n
-                i += n
-            else:
-                i += 1
-    return found, [w for w in words if w != "\0"]
+def fold(text: str) -> str:
+    """Text as the normaliser compares it: NFKC, case folded, accents dropped ("Røde", "Cepíllado")."""
+    text = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text).casefold().translate(_LETTERS))
+    return unicodedata.normalize("NFC", _ACCENT_RE.sub("", text))
+
+
+class _Word(NamedTuple):
+    """A word or phrase of a label as the normaliser reads it."""
+
+    kind: str  # technique, brush, tool, material, other, talk, mix, function or plain
+    value: str = ""  # the technique or material it names
+    roles: frozenset[str] = frozenset()  # a function word's roles (see trigger_lexicon.FUNCTION_WORDS)
+
+
+_PLAIN = _Word("plain")
+_MICS = frozenset({"mic", "sponge_mic", "bi_mic"})
+_TOOLS = frozenset({"tool", "brush"})
+_SKIP = 2  # words allowed between a preposition and its noun: "on the old wooden table"
+
+
+def _spellings(phrase: str) -> set[str]:
+    """The folded spellings of a lexicon phrase: German umlauts both as plain vowels and as "ue"."""
+    lower = phrase.casefold()
+    return {fold(lower), fold(lower.replace("ä", "ae").replace("ö", "oe").replace("ü", "ue"))}
+
+
+def _entries() -> Iterator[tuple[str, _Word]]:
+    """Every folded spelling of every lexicon phrase, with its meaning."""
+    tables: list[tuple[_Word, Iterable[str]]] = [
+        *((_Word("technique", t), _flat(by_language)) for t, by_language in lex.TECHNIQUE_WORDS.items()),
+        (_Word("brush", "brushing"), _flat(lex.BRUSHES)),
+        (_Word("tool"), _flat(lex.TOOLS)),
+        *((_Word("material", m), _flat(by_language)) for m, by_language in lex.MATERIAL_WORDS.items()),
+        *((_Word("material", m), models) for m, models in lex.MIC_MODELS.items()),
+        (_Word("other"), _flat(lex.OTHER_TRIGGERS)),
+        (_Word("talk"), _flat(lex.NON_TRIGGERS)),
+        (_Word("mix"), _flat(lex.MIX_WORDS)),
+    ]
+    for word, phrases in tables:
+        yield from ((spelling, word) for phrase in phrases for spelling in _spellings(phrase))
+
+
+def _function_words() -> dict[str, _Word]:
+    """Function word spelling -> its roles, over all languages."""
+    roles: dict[str, set[str]] = {}
+    for role, words in lex.FUNCTION_WORDS.items():
+        for spelling in (s for w in words for s in _spellings(w)):
+            roles.setdefault(spelling, set()).add(role)
+    return {spelling: _Word("function", roles=frozenset(r)) for spelling, r in roles.items()}
+
+
+def _cjk_words(spellings: Iterable[str]) -> dict[str, list[str]]:
+    """The Japanese and Korean words of ``spellings`` by first character, longest first."""
+    by_first: dict[str, list[str]] = {}
+    for piece in sorted({p for s in spellings for p in s.split() if _CJK_RE.match(p)}, key=len, reverse=True):
+        by_first.setdefault(piece[0], []).append(piece)
+    return by_first
+
+
+_ENTRIES = list(_entries())
+_FUNCTION = _function_words()
+_CJK_WORDS = _cjk_words([*(s for s, _ in _ENTRIES), *_FUNCTION])
+
+
+def _split_cjk(run: str) -> Iterator[str]:
+    """A Japanese or Korean run as lexicon words (longest first, left to right) and the text between them."""
+    start = i = 0
+    while i < len(run):
+        word = next((w for w in _CJK_WORDS.get(run[i], ()) if run.startswith(w, i)), None)
+        if word is None:
+            i += 1
+            continue
+        if start < i:
+            yield run[start:i]
+        yield word
+        i = start = i + len(word)
+    if start < len(run):
+        yield run[start:]
+
+
+def _raw_tokens(folded: str) -> Iterator[str]:
+    """The words of folded text, Japanese and Korean runs split, nothing corrected."""
+    for match in _TOKEN_RE.finditer(folded):
+        token = match.group()
+        if _CJK_RE.match(token):
+            yield from _split_cjk(token)
+        else:
+            yield token
+
+
+def _phrase_index(materials: bool) -> dict[int, dict[tuple[str, ...], _Word]]:
+    """Phrase length -> words -> meaning, for the material phrases or for all the others."""
+    index: dict[int, dict[tuple[str, ...], _Word]] = {}
+    for spelling, word in _ENTRIES:
+        if (word.kind == "material") == materials:
+            key = tuple(_raw_tokens(spelling))
+            index.setdefault(len(key), {})[key] = word
+    return index
+
+
+# Materials are matched before everything else.
+_PHRASE_INDEXES = (_phrase_index(materials=True), _phrase_index(materials=False))
+
+
+def _meanings() -> dict[str, str | tuple[str, str] | None]:
+    """What a Latin word means on its own, for corrections: a technique or material name, the kind of the
+    other entries ("tool", "other", ...), ("part", word) for a word found only inside phrases or German
+    compounds, and None for function words and the real words never to be corrected."""
+    meanings: dict[str, str | tuple[str, str] | None] = {}
+    for index in _PHRASE_INDEXES:
+        meanings.update({key[0]: word.value or word.kind for key, word in index.get(1, {}).items()})
+    parts = [t for index in _PHRASE_INDEXES for n, phrases in index.items() if n > 1 for key in phrases for t in key]
+    for part in (*parts, *(s for w in lex.COMPOUND_HEADS for s in _spellings(w))):
+        meanings.setdefault(part, ("part", part))
+    meanings.update(dict.fromkeys((*_FUNCTION, *(s for w in lex.FUZZY_STOP_WORDS for s in _spellings(w)))))
+    return {w: m for w, m in meanings.items() if not _CJK_RE.match(w)}
+
+
+def _deletions(word: str, depth: int) -> set[str]:
+    """``word`` with up to ``depth`` letters deleted."""
+    found = frontier = {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
+        found = found | frontier
+    return found
+
+
+def _near_index() -> dict[str, list[str]]:
+    """Deletion index over the known words: a word and its typo share a string with at most two letters
+    deleted from each. Words under 7 letters need one deletion, as only words of 9 or more get two edits."""
+    near: dict[str, list[str]] = {}
+    for word in (w for w in _MEANING if w.isalpha() and len(w) >= 4):
+        for deleted in _deletions(word, 2 if len(word) >= 7 else 1):
+            near.setdefault(deleted, []).append(word)
+    return near
+
+
+_MEANING = _meanings()
+_STANDALONE = frozenset(w for w, m in _MEANING.items() if m is not None and not isinstance(m, tuple))
+_PARTS = frozenset(w for w, m in _MEANING.items() if m is not None)
+_NEAR = _near_index()
+
+
+def _distance(a: str, b: str) -> int:
+    """Damerau-Levenshtein distance (optimal string alignment): insertions, deletions, substitutions and
+    swaps of two neighbouring letters each count one."""
+    before, previous = [0] * (len(b) + 1), list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], before[j - 2] + 1)
+        before, previous = previous, current
+    return previous[-1]
+
+
+def _fuzzy(word: str) -> str | None:
+    """The vocabulary word ``word`` is a typo of, or None.
+
+    Words of 5-8 letters may be one edit away, longer ones two, shorter ones none; the first letter must
+    match (typos rarely hit it, and that halves the real words nearby). All the closest words must have one
+    meaning, and none may be a function word or a listed real word (``FUZZY_STOP_WORDS``), because the
+    vocabulary's words lie close to each other and to everyday words: "taping" is one edit from "tapping"
+    and from "typing" (another trigger), "copas" (glasses) from "capas" (layers), "plastica" from "platica"
+    (chat), "combs" from "combo"; "rapping" and "tipped" are one from tapping words, "sleeping" from
+    "sweeping", "message" from "massage", "stretching" two from "scratching". A typo as near to two
+    meanings ("typping") is left alone rather than guessed."""
+    if len(word) < 5:
+        return None
+    limit = 1 if len(word) <= 8 else 2
+    candidates = {c for d in _deletions(word, limit) for c in _NEAR.get(d, ())}
+    by_distance: dict[int, list[str]] = {}
+    for candidate in (c for c in candidates if c[0] == word[0] and abs(len(c) - len(word)) <= limit):
+        if (distance := _distance(word, candidate)) <= limit:
+            by_distance.setdefault(distance, []).append(candidate)
+    if not by_distance:
+        return None
+    closest = sorted(by_distance[min(by_distance)])
+    meanings = {_MEANING[c] for c in closest}
+    return closest[0] if len(meanings) == 1 and None not in meanings else None
+
+
+def _singulars(word: str) -> Iterator[str]:
+    """Singulars ``word`` may be the plural of: "bodies" -> "body", "boxes" -> "box", "woods" -> "wood"."""
+    if word.endswith("ies"):
+        yield word[:-3] + "y"
+    if word.endswith("es"):
+        yield word[:-2]
+    if word.endswith("s"):
+        yield word[:-1]
+
+
+@lru_cache(maxsize=8192)
+def _correct(word: str) -> tuple[str, ...]:
+    """A Latin word as the lexicon spells it: itself if known, else its singular ("woods"), its two parts
+    ("holzklopfen"), the word it is a typo of ("scracthing"), or itself."""
+    if word in _MEANING or not word.isalpha() or _CJK_RE.match(word):
+        return (word,)
+    for singular in _singulars(word):
+        if len(singular) >= 3 and _MEANING.get(singular) is not None:
+            return (singular,)
+    for cut in range(len(word) - 3, 2, -1):
+        head, tail = word[:cut], word[cut:]
+        if head in _PARTS and tail in _PARTS and (head in _STANDALONE or tail in _STANDALONE):
+            return head, tail
+    fixed = _fuzzy(word)
+    return (fixed or word,)
+
+
+def _tokens(text: str) -> list[str]:
+    """The label's words, folded, Japanese and Korean runs split, Latin words corrected."""
+    return [t for raw in _raw_tokens(fold(text)) for t in _correct(raw)]
+
+
+def _read(tokens: list[str]) -> list[_Word]:
+    """The label's phrases, longest first, materials before the rest; other tokens as function or plain."""
+    found: dict[int, tuple[int, _Word]] = {}
+    taken = [False] * len(tokens)
+    for index in _PHRASE_INDEXES:
+        for n in sorted(index, reverse=True):
+            for i in range(len(tokens) - n + 1):
+                if not any(taken[i : i + n]) and (word := index[n].get(tuple(tokens[i : i + n]))) is not None:
+                    found[i] = (n, word)
+                    taken[i : i + n] = [True] * n
+    words, i = [], 0
+    while i < len(tokens):
+        n, word = found.get(i, (1, _FUNCTION.get(tokens[i], _PLAIN)))
+        words.append(word)
+        i += n
+    return words
+
+
+def _next(words: list[_Word], i: int, step: int) -> int | None:
+    """The index of the first word after (step 1) or before (step -1) ``i`` that is not an article."""
+    j = i + step
+    while 0 <= j < len(words) and "det" in words[j].roles:
+        j += step
+    return j if 0 <= j < len(words) else None
+
+
+def _negates(negation: _Word, word: _Word) -> bool:
+    """Whether ``negation`` drops ``word``: any lexicon word, but no material after a negation that is also
+    a preposition (Portuguese "no" is "on the": "batidinhas no vidro")."""
+    if word.kind in ("plain", "function"):
+        return False
+    return not (word.kind == "material" and "on" in negation.roles)
+
+
+def _without_negated(words: list[_Word]) -> list[_Word]:
+    """``words`` less each negation and the word it negates ("no talking", "sin susurros", "トークなし")."""
+    dropped: set[int] = set()
+    for i, word in enumerate(words):
+        for role, step in (("neg", 1), ("neg_after", -1)):
+            j = _next(words, i, step) if role in word.roles else None
+            if j is not None and _negates(word, words[j]):
+                dropped |= {i, j}
+    return [w for i, w in enumerate(words) if i not in dropped]
+
+
+def _noun_after(words: list[_Word], i: int) -> int | None:
+    """The material a preposition at ``i`` introduces, past at most ``_SKIP`` articles or other words."""
+    for j in range(i + 1, min(i + 2 + _SKIP, len(words))):
+        if words[j].kind == "material":
+            return j
+        if words[j].kind not in ("function", "plain"):
+            return None
+    return None
+
+
+def _on_tool(words: list[_Word], i: int) -> bool:
+    """Whether the material at ``i`` is what a tool is made of: "wooden brush", "木のブラシ", "peine de metal"."""
+    after = i + 2 if i + 2 < len(words) and "link" in words[i + 1].roles else i + 1
+    if after < len(words) and words[after].kind in _TOOLS:
+        return True
+    return i >= 2 and "of" in words[i - 1].roles and words[i - 2].kind in _TOOLS
+
+
+def _used_with(words: list[_Word], i: int) -> bool:
+    """Whether the material at ``i`` is held, not sounded: "with a metal spoon", "con vidrio", "木で"."""
+    if i + 1 < len(words) and "with_after" in words[i + 1].roles:
+        return True
+    return any("with" in w.roles and _noun_after(words, j) == i for j, w in enumerate(words[:i]))
+
+
+def _material(words: list[_Word]) -> set[str]:
+    """The materials a label's words leave: one is the label's material, none or several are not.
+
+    A held material, one a tool is made of ("a wooden brush", "peine de metal") or one used with
+    ("with a metal spoon"), counts only when the label names no other ("wooden comb tapping"). A mic that
+    qualifies a tool does not count ("fluffy brush" is a soft brush, not the foam cover); a mic used with
+    is the mic recording ("massage with 3Dio", "3Dioで"). A generic mic with a foam or binaural one is that
+    one ("foam cover on the mic", "micrófono de espuma"). In "<material> <tool> on <surface>" the surface
+    wins: materials before the first preposition that introduces one ("on", "sur", "auf", "en", "no",
+    "sul", ...) are dropped. Japanese and Korean have postpositions and a freer word order: for them only
+    the tool rules apply."""
+    materials = [i for i, w in enumerate(words) if w.kind == "material"]
+    on_tool = {i for i in materials if _on_tool(words, i)}
+    materials = [i for i in materials if not (i in on_tool and words[i].value in _MICS)]
+    held = on_tool | {i for i in materials if words[i].value not in _MICS and _used_with(words, i)}
+    values = {i: words[i].value for i in materials}
+    specific = {values[i] for i in materials if i not in held} & {"sponge_mic", "bi_mic"}
+    if len(specific) == 1:
+        (kind,) = specific
+        values = {i: kind if v == "mic" else v for i, v in values.items()}
+    surfaces = [i for i, w in enumerate(words) if "on" in w.roles and _noun_after(words, i) is not None]
+    if surfaces:
+        materials = [i for i in materials if i > surfaces[0]]
+    return {values[i] for i in materials if i not in held} or {values[i] for i in materials}
 
 
 def normalise_trigger(text: str) -> str:
@@ -231,25 +419,20 @@ def normalise_trigger(text: str) -> str:
     'tapping_glass'
     >>> normalise_trigger("3Dio ear massage")
     'massaging_bi_mic'
+    >>> normalise_trigger("golpecitos en vidrio")
+    'tapping_glass'
     """
-    words = _WORD_RE.findall(text.lower().replace("_", " ").replace("-", " "))
-    # "no talking" / "without talking" says what the segment is not: drop the pair.
-    words = [
-        w
-        for i, w in enumerate(words)
-        if not (w in NEGATIONS and i + 1 < len(words) and words[i + 1] in NON_TRIGGER_WORDS)
-        and not (i > 0 and words[i - 1] in NEGATIONS and w in NON_TRIGGER_WORDS)
-    ]
-    # Materials first, so that "fluffy mic" is consumed whole before "mic" could match on its own.
-    materials, rest = _find(words, MATERIAL_SYNONYMS)
-    techniques, rest = _find(rest, TECHNIQUE_SYNONYMS)
-    if not words or any(w in NON_TRIGGER_WORDS for w in rest):  # "whisper ramble" was consumed above
+    words = _without_negated(_read(_tokens(text)))
+    kinds = {w.kind for w in words}
+    if kinds & {"talk", "mix", "other"}:
         return UNKNOWN
+    techniques = {w.value for w in words if w.kind == "technique"} or {w.value for w in words if w.kind == "brush"}
     if len(techniques) != 1:
         return UNKNOWN
     (technique,) = techniques
     if technique == "whispering":
         return technique
+    materials = _material(words)
     if len(materials) > 1:
         return UNKNOWN
     return f"{technique}_{materials.pop()}" if materials else technique

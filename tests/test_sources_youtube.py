@@ -25,7 +25,8 @@ from yt_dlp.extractor.common import InfoExtractor
 from asmr_zoo.dataset import read_dataset, read_manifest
 from asmr_zoo.errors import DataError
 from asmr_zoo_sources.build import build_dataset
-from asmr_zoo_sources.youtube import YouTubeSource, choose_marks
+from asmr_zoo_sources.label_sources import choose_labels
+from asmr_zoo_sources.youtube import YouTubeSource
 
 RATE = 48000
 OFFLINE_ENV = {
@@ -182,23 +183,29 @@ def test_info_json_is_downloaded_once_extracted_and_cut(tmp_path: Path, server: 
     assert requests[before:] == ["/video.m4a"], "a rerun skips finished videos without downloading"
 
 
-def test_chapters_come_first_but_only_if_they_name_triggers(server: tuple[str, list[str]]) -> None:
+def test_the_list_naming_more_triggers_wins(server: tuple[str, list[str]]) -> None:
     chapters = [
         {"start_time": 0, "end_time": 6, "title": "Tapping on glass"},
         {"start_time": 6, "end_time": 12, "title": "Mic brushing"},
     ]
-    marks, origin = choose_marks({"chapters": chapters, "description": DESCRIPTION}, comments=False)
-    assert origin == "chapter" and [m.label for m in marks] == ["Tapping on glass", "Mic brushing"]
+    choice = choose_labels({"chapters": chapters, "description": "no times here"}, comments=False)
+    assert choice.origin == "chapter" and [m.label for m in choice.marks] == ["Tapping on glass", "Mic brushing"]
+    assert choice.reason == "chapters: 2 trigger marks"
+    choice = choose_labels({"chapters": chapters, "description": DESCRIPTION}, comments=False)
+    assert choice.origin == "description", "a tie goes to the description, read with its teasers and remarks"
+    assert choice.reason == "description: 2 trigger marks, beat chapters (2)"
     generic = [
         {"start_time": 0, "end_time": 6, "title": "Part 1"},
         {"start_time": 6, "end_time": 12, "title": "Part 2"},
     ]
-    marks, origin = choose_marks({"chapters": generic, "description": DESCRIPTION}, comments=False)
-    assert origin == "description"
-    marks, origin = choose_marks({"chapters": generic, "description": "no times here"}, comments=False)
-    assert origin == "chapter" and [m.label for m in marks] == ["Part 1", "Part 2"]
+    choice = choose_labels({"chapters": generic, "description": DESCRIPTION, "duration": 12}, comments=False)
+    assert choice.origin == "description"
+    assert choice.reason == "description: 2 trigger marks, 67% coverage, beat chapters (0)"
+    choice = choose_labels({"chapters": generic, "description": "no times here"}, comments=False)
+    assert choice.origin == "chapter" and [m.label for m in choice.marks] == ["Part 1", "Part 2"]
+    assert choice.reason == "chapters: no list names a trigger"
     with pytest.raises(DataError, match=r"no timestamps found .*try --comments"):
-        choose_marks({"description": "just a nice video"}, comments=False)
+        choose_labels({"description": "just a nice video"}, comments=False)
 
 
 class LocalAsmrIE(InfoExtractor):
@@ -238,6 +245,8 @@ def test_comments_through_an_info_extractor(tmp_path: Path, server: tuple[str, l
     rows = read_dataset(out)
     assert sorted(r.trigger for r in rows) == ["brushing_sponge_mic", "tapping_glass"]
     assert {r.origin for r in rows} == {"comment"}
+    segments = list(YouTubeSource(comments=True, extractors=[LocalAsmrIE]).segments([url]))
+    assert {s.extra["origin_reason"] for s in segments} == {"comment: 2 trigger marks, 67% coverage, beat comment (1)"}
 
     problems: list[str] = []
     source = YouTubeSource(comments=False, extractors=[LocalAsmrIE])
@@ -323,6 +332,8 @@ def test_unknown_only_videos_are_kept_without_downloading(tmp_path: Path, server
     )
     assert requests[before:] == []
     assert problems and "names a known trigger" in problems[0]
+    assert segments[0].origin == "description"
+    assert segments[0].extra == {"origin_reason": "description: no list names a trigger"}
 
 
 def test_items_that_are_neither_urls_ids_nor_files(tmp_path: Path) -> None:

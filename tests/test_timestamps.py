@@ -104,7 +104,7 @@ REALISTIC: list[tuple[str, list[tuple[float, float, str]]]] = [
         [(45, 245, "tapping_plastic"), (245, 570, "massaging_bi_mic"), (570, 1800, "whispering")],
     ),
     (  # labels the taxonomy cannot place stay unknown
-        "0:00 オープニング\n1:30 タッピング\n5:00 Q&A",
+        "0:00 オープニング\n1:30 スライム\n5:00 Q&A",
         [(0, 90, "unknown"), (90, 300, "unknown"), (300, 1800, "unknown")],
     ),
     (  # "@" before the time and a colon after the label
@@ -195,6 +195,81 @@ def test_realistic_texts(text: str, expected: list[tuple[float, float, str]]) ->
 )
 def test_lines_without_timestamps(text: str, expected: list[Mark]) -> None:
     assert parse_timestamps(text) == expected
+
+
+# (line, its marks as (start, label, end)): teasers take no slot, a time in a remark after a label is
+# not a mark, clock times are not times, ranges in every language.
+TEASERS_REMARKS_CLOCKS: list[tuple[str, list[tuple[float, str, float | None]]]] = [
+    ("skip to 2:15 for the best part 😉", []),
+    ("my favourite is at 17:00", []),
+    ("jump to 5:00", []),
+    ("17:00 👈 my favourite", []),
+    ("the tapping at 12:00 is my favourite part", []),
+    ("12:30 brushing the mic (my favourite bit is at 17:00)", [(750, "brushing the mic", None)]),
+    ("5:00 tapping on glass - skip to 7:00 if you hate the talking", [(300, "tapping on glass", None)]),
+    ("12:30 brushing the mic, my fav is at 17:00", [(750, "brushing the mic", None)]),
+    ("17:00 brushing the mic (my favourite!)", [(1020, "brushing the mic (my favourite!)", None)]),
+    ("salta al 3:20 si solo quieres los triggers", []),
+    ("3:20 cepillado del micrófono (mi parte favorita es a las 8:00)", [(200, "cepillado del micrófono", None)]),
+    ("passez à 4:10 pour les déclencheurs", []),
+    ("4:10 tapping sur du bois (mon moment préféré est à 7:45)", [(250, "tapping sur du bois", None)]),
+    ("springt zu 3:00, wenn ihr nur die Trigger wollt", []),
+    ("mein Lieblingsteil ist bei 14:00", []),
+    ("3:00 Mikrofon bürsten (ab 7:30 wird es richtig gut)", [(180, "Mikrofon bürsten", None)]),
+    ("pule para 2:40 se quiser ir direto aos gatilhos", []),
+    ("2:40 tapping em vidro (minha parte favorita é em 6:00)", [(160, "tapping em vidro", None)]),
+    ("saltate a 3:10 se volete solo i trigger", []),
+    ("3:10 spazzolare il microfono (la mia parte preferita è alle 7:20)", [(190, "spazzolare il microfono", None)]),
+    ("音だけ聴きたい方は3:00へスキップしてください", []),
+    ("3:00 マイクのブラッシング（7:30あたりが一番好き）", [(180, "マイクのブラッシング", None)]),
+    ("소리만 듣고 싶으신 분들은 3:00으로 건너뛰세요", []),
+    ("3:00 마이크 브러싱 (7:30부터 제일 좋아요)", [(180, "마이크 브러싱", None)]),
+    ("Directo a las 22:00 h", []),
+    ("Live jeden Freitag um 20:00 Uhr", []),
+    ("Premiere 21:00 CET", []),
+    ("de 0:30 a 5:00 - tapping en uñas", [(30, "tapping en uñas", 300)]),
+    ("de 0:00 à 6:00 — tapping sur les ongles", [(0, "tapping sur les ongles", 360)]),
+    ("0:00:30 bis 0:06:00 Tapping", [(30, "Tapping", 360)]),
+    ("00:30 até 06:00 - tapping nas unhas", [(30, "tapping nas unhas", 360)]),
+    ("dalle 0:30 alle 4:00 - tapping sulle unghie", [(30, "tapping sulle unghie", 240)]),
+    ("0:30〜6:00 爪でタッピング", [(30, "爪でタッピング", 360)]),
+    ("１：２０ 木のタッピング", [(80, "木のタッピング", None)]),
+    ("【1:30】タッピング（ガラス）", [(90, "タッピング(ガラス)", None)]),
+]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"), TEASERS_REMARKS_CLOCKS, ids=[f"line{i}" for i in range(len(TEASERS_REMARKS_CLOCKS))]
+)
+def test_teasers_remarks_and_clock_times(line: str, expected: list[tuple[float, str, float | None]]) -> None:
+    assert [(m.start, m.label, m.end) for m in parse_timestamps(line)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Hi 💜 The tapping on glass starts at 1:00, then at 8:00 I brush the mic and at 15:00 I whisper.",
+            [(60, "The tapping on glass"), (480, "I brush the mic"), (900, "I whisper")],
+        ),
+        ("at 4:12 the tapping starts, at 9:00 brushing", [(252, "the tapping"), (540, "brushing")]),
+        (
+            "el tapping en vidrio a las 2:00 y el cepillado a las 9:00",
+            [(120, "el tapping en vidrio"), (540, "el cepillado")],
+        ),
+    ],
+)
+def test_prose_pointing_at_its_times_from_either_side(text: str, expected: list[tuple[float, str]]) -> None:
+    assert [(m.start, m.label) for m in parse_timestamps(text)] == expected
+
+
+def test_a_teaser_and_a_list_line_sharing_a_time_keep_the_list_label() -> None:
+    text = "skip to 2:15 for the tingles\n0:00 intro\n2:15 glass tapping\nmy favourite is at 9:00\n9:00 mic brushing"
+    assert [(m.start, m.label) for m in parse_timestamps(text)] == [
+        (0, "intro"),
+        (135, "glass tapping"),
+        (540, "mic brushing"),
+    ]
 
 
 def test_labels_are_cleaned_of_bullets_numbering_and_brackets() -> None:

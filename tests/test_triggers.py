@@ -38,6 +38,33 @@ def test_normalise(text: str, expected: str) -> None:
     assert normalise_trigger(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the surface wins over what the tool is made of; a tool's material counts when it is the only one
+        ("a wooden brush on the mic", "brushing_mic"),
+        ("metal comb scratching on the glass jar", "scratching_glass"),
+        ("plastic brush over the 3Dio", "brushing_bi_mic"),
+        ("tapping on glass with a metal spoon", "tapping_glass"),
+        ("wooden brush", "brushing_wood"),
+        ("fluffy brush", "brushing"),  # a soft brush, not the foam cover
+        # a generic mic with a foam or binaural one is that one; a negated material does not count
+        ("foam cover on the mic, brushing", "brushing_sponge_mic"),
+        ("mic brushing without the foam cover", "brushing_mic"),
+        ("glass and glasses tapping", "tapping_glass"),  # a plural is not a second material
+        # mixed sections
+        ("plastic crinkles & tapping", UNKNOWN),
+        ("tapping combo", UNKNOWN),
+        ("whispering + tapping", UNKNOWN),
+        ("slow & fast tapping", "tapping"),  # "&" joins no second trigger
+        ("tapping, no whispering", "tapping"),
+        ("can't sleep? glass tapping", "tapping_glass"),  # "can" alone is not a tin can
+    ],
+)
+def test_rules(text: str, expected: str) -> None:
+    assert normalise_trigger(text) == expected
+
+
 def test_common_set_is_valid() -> None:
     for name in COMMON_TRIGGERS:
         assert validate_trigger_name(name) == name

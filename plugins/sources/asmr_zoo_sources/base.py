@@ -11,6 +11,7 @@ import sys
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -34,7 +35,13 @@ def _print_problem(message: str) -> None:
 
 
 class UnitSource(DataSource):
-    """A DataSource whose items expand into independently loadable units."""
+    """A DataSource whose items expand into independently loadable units.
+
+    A unit's ``load`` should do its slow work (metadata, download, decoding) before its first segment: the
+    build fetches units ahead in worker threads up to that point. A source that downloads sets ``workdir``;
+    the build then gives each run its own folder under it (see ``workdir.py``)."""
+
+    workdir: Path | None = None
 
     def __init__(self) -> None:
         self.report: Callable[[str], None] = _print_problem

@@ -1,10 +1,12 @@
-"""Run a source into a data set directory: shard, skip finished videos, process, write, rebuild manifest."""
+"""Run a source into a data set directory: shard, skip finished videos, fetch ahead, process, write, rebuild
+the manifest."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,11 +17,15 @@ from asmr_zoo.dataset import PARTS_DIR, DatasetWriter, ManifestRow, SegmentAudio
 from asmr_zoo.datasource import Segment
 from asmr_zoo.errors import DataError, UsageError
 from asmr_zoo.triggers import UNKNOWN
+from asmr_zoo_sources.autolabel import CLASSIFIER, AutoLabeller, awaits_label, relabel_finished
 from asmr_zoo_sources.base import Unit, UnitSource
 from asmr_zoo_sources.processing import process_segment
+from asmr_zoo_sources.workdir import WORK_DIR, run_folder, size_text, sweep
+from asmr_zoo_sources.workers import RetryPolicy, check_workers, fetched_units
 
 DEFAULT_SAMPLE_RATE = 16000
 DEFAULT_MIN_SECONDS = 1.0
+NO_TRIGGER_NOTE = "label names no known trigger"
 
 
 @dataclass
@@ -29,9 +35,20 @@ class BuildReport:
     processed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # finished by an earlier run
     failed: list[tuple[str, str]] = field(default_factory=list)  # (video id, message)
-    written: int = 0  # segments with training audio
+    written: int = 0  # segments with training audio and a trigger
+    unlabelled_clips: int = 0  # segments with training audio and no trigger (under unlabelled/)
+    classified: int = 0  # clips the classifier gave a trigger (--label auto)
     unlabelled: int = 0  # rows kept as unknown or dropped (too short, silent)
+    no_trigger: int = 0  # of those, the rows kept without audio for lack of a trigger (--unlabelled writes them)
     rows: list[ManifestRow] = field(default_factory=list)  # the whole manifest after the run
+
+    def count(self, rows: Sequence[ManifestRow]) -> None:
+        """Add a processed video's rows to the counts."""
+        self.written += sum(r.path is not None and r.trigger != UNKNOWN for r in rows)
+        self.unlabelled_clips += sum(r.path is not None and r.trigger == UNKNOWN for r in rows)
+        self.classified += sum(r.label_source == CLASSIFIER for r in rows)
+        self.unlabelled += sum(r.path is None for r in rows)
+        self.no_trigger += sum(r.path is None and r.note == NO_TRIGGER_NOTE for r in rows)
 
     @property
     def usable(self) -> bool:
@@ -94,27 +111,52 @@ def _row(segment: Segment, item: str) -> ManifestRow:
         label_start=round(segment.start, 3),
         label_end=round(segment.end, 3),
         source=item,
+        origin_reason=str(segment.extra.get("origin_reason", "")),
     )
 
 
+@dataclass(frozen=True)
+class Processing:
+    """How segments become files: the training copies' rate and channels, what is kept."""
+
+    sample_rate: int = DEFAULT_SAMPLE_RATE
+    min_seconds: float = DEFAULT_MIN_SECONDS
+    keep_master: bool = True
+    channels: int = 1
+    unlabelled: bool = False  # write the audio of segments without a trigger too (under unlabelled/)
+    labeller: AutoLabeller | None = None  # label those clips with a classifier
+
+    def awaits_audio(self, row: ManifestRow) -> bool:
+        """A finished row that this run would give audio: one kept without it for lack of a trigger."""
+        return self.unlabelled and row.trigger == UNKNOWN and row.path is None and row.note == NO_TRIGGER_NOTE
+
+
 def _processed(
-    unit: Unit, sample_rate: int, min_seconds: float, keep_master: bool, channels: int = 1
+    video_id: str, segments: Iterable[Segment], item: str, how: Processing
 ) -> Iterator[tuple[ManifestRow, SegmentAudio | None]]:
-    """The unit's rows with their processed audio, one segment at a time (never a whole video in memory)."""
+    """The video's rows with their processed audio, one segment at a time (never a whole video in memory)."""
     count = 0
-    for segment in unit.load():
+    for segment in segments:
         count += 1
-        if segment.video_id != unit.video_id:
-            raise DataError(f"the source yielded a segment of video '{segment.video_id}' for '{unit.video_id}'")
-        row = _row(segment, unit.item)
-        if segment.trigger == UNKNOWN:
-            row.note = segment.extra.get("note", "label names no known trigger")
+        if segment.video_id != video_id:
+            raise DataError(f"the source yielded a segment of video '{segment.video_id}' for '{video_id}'")
+        row = _row(segment, item)
+        if segment.trigger == UNKNOWN and (not how.unlabelled or segment.audio.size == 0):
+            row.note = segment.extra.get("note", NO_TRIGGER_NOTE)
             yield row, None
             continue
         result = process_segment(
-            segment.audio, segment.sample_rate, segment.start, sample_rate, min_seconds, keep_master, channels
+            segment.audio,
+            segment.sample_rate,
+            segment.start,
+            how.sample_rate,
+            how.min_seconds,
+            how.keep_master,
+            how.channels,
         )
         row.start, row.end, row.note = round(result.start, 3), round(result.end, 3), result.note
+        if result.audio is not None and row.trigger == UNKNOWN and how.labeller is not None:
+            how.labeller.label(row, result.audio.training, how.sample_rate)
         yield row, result.audio
     if count == 0:
         raise DataError("no segments found")
@@ -132,13 +174,21 @@ def build_dataset(
     keep_master: bool = True,
     console: Console | None = None,
     channels: int = 1,
+    unlabelled: bool = False,
+    labeller: AutoLabeller | None = None,
+    workers: int = 1,
+    retry: RetryPolicy = RetryPolicy(),
 ) -> BuildReport:
     """Materialise ``items`` of ``source`` under ``out``; one line per problem video, the others go on.
-    ``channels``: of the training copies (1: mono downmix, 2: stereo); masters keep the source's."""
+    ``channels``: of the training copies (1: mono downmix, 2: stereo); masters keep the source's.
+    ``unlabelled``: write segments without a trigger too; ``labeller``: label those (implies ``unlabelled``).
+    ``workers``: threads fetching videos ahead of the writer."""
     if sample_rate < 1000 or sample_rate > 192000:
         raise UsageError(f"--sample-rate {sample_rate} is out of range; use e.g. 16000")
     check_channels(channels)
+    check_workers(workers)
     check_resume_channels(out, channels)
+    how = Processing(sample_rate, min_seconds, keep_master, channels, unlabelled or labeller is not None, labeller)
     console = console or Console(stderr=True)
     writer = DatasetWriter(out, audio_format)
     report = BuildReport()
@@ -148,25 +198,77 @@ def build_dataset(
 
     source.report = lambda message: say(f"warning: {message}")
     units = [u for u in source.units(items) if in_shard(u.video_id, shard)]
+    removed, freed = sweep(Path(out) / WORK_DIR)
+    if removed:
+        say(
+            f"removed {removed} leftover download folder(s) of killed runs from {Path(out) / WORK_DIR}: "
+            f"{size_text(freed)} freed"
+        )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(f"{source.name}: videos", total=len(units))
-        for unit in units:
-            progress.update(task, description=f"{source.name}: {unit.video_id}")
-            if writer.is_done(unit.video_id):
-                report.skipped.append(unit.video_id)
+    with Progress(*columns, console=console, transient=True) as progress, _run_folder(source):
+        todo = _unfinished(units, writer, how, report, progress, say)
+        task = progress.add_task(f"{source.name}: videos", total=len(todo))
+        for fetched in fetched_units(todo, workers, retry):
+            video_id = fetched.unit.video_id
+            progress.update(task, description=f"{source.name}: {video_id}")
+            try:
+                rows = writer.write_video(video_id, _processed(video_id, fetched.segments(), fetched.unit.item, how))
+            except DataError as exc:
+                report.failed.append((video_id, str(exc)))
+                say(f"error: {video_id}: {exc}")
             else:
-                try:
-                    segments = _processed(unit, sample_rate, min_seconds, keep_master, channels)
-                    rows = writer.write_video(unit.video_id, segments)
-                except DataError as exc:
-                    report.failed.append((unit.video_id, str(exc)))
-                    say(f"error: {unit.video_id}: {exc}")
-                else:
-                    report.processed.append(unit.video_id)
-                    report.written += sum(r.path is not None for r in rows)
-                    report.unlabelled += sum(r.path is None for r in rows)
+                report.processed.append(video_id)
+                report.count(rows)
+            finally:
+                fetched.close()
             progress.advance(task)
-    if report.usable or Path(out, ".parts").is_dir():
+    if report.usable or Path(out, PARTS_DIR).is_dir():
         report.rows = writer.finalise()
     return report
+
+
+def _unfinished(
+    units: Sequence[Unit],
+    writer: DatasetWriter,
+    how: Processing,
+    report: BuildReport,
+    progress: Progress,
+    say: Callable[[str], None],
+) -> list[Unit]:
+    """The units to process: not finished by an earlier run (nor listed twice), or finished with rows this
+    run gives audio. The unlabelled clips of finished videos are classified here (with a labeller)."""
+    todo, seen, relabel = [], set(), []
+    for unit in units:
+        rows = None if unit.video_id in seen else writer.finished_rows(unit.video_id)
+        if unit.video_id not in seen and (rows is None or any(how.awaits_audio(row) for row in rows)):
+            todo.append(unit)
+        else:
+            report.skipped.append(unit.video_id)
+            if rows is not None and how.labeller is not None and any(awaits_label(row) for row in rows):
+                relabel.append((unit.video_id, rows))
+        seen.add(unit.video_id)
+    if relabel and how.labeller is not None:
+        task = progress.add_task("classifying the unlabelled clips of finished videos", total=len(relabel))
+        for video_id, rows in relabel:
+            try:
+                report.classified += relabel_finished(writer, video_id, rows, how.labeller)
+            except DataError as exc:  # an unreadable clip: the video stays as it was
+                say(f"error: {video_id}: {exc}")
+            progress.advance(task)
+        progress.remove_task(task)
+    return todo
+
+
+@contextmanager
+def _run_folder(source: UnitSource) -> Iterator[None]:
+    """Give a downloading source its own locked folder under its ``workdir`` for the run."""
+    work = source.workdir
+    if work is None:
+        yield
+        return
+    with run_folder(Path(work)) as folder:
+        source.workdir = folder
+        try:
+            yield
+        finally:
+            source.workdir = work

@@ -7,6 +7,7 @@ stays fast and torch-free.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +18,11 @@ from asmr_zoo.errors import DataError, UsageError
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from asmr_zoo_sources.autolabel import AutoLabeller
     from asmr_zoo_sources.base import UnitSource
 
 data_app = typer.Typer(
-    help="Build labelled training sets: YouTube timestamps, folders, manifests, a synthetic corpus.",
+    help="Build labelled training sets: YouTube timestamps, folders, manifests, a synthetic corpus; merge them.",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
@@ -33,6 +35,65 @@ MIN_SECONDS = typer.Option(1.0, "--min-seconds", help="Drop segments shorter tha
 CHANNELS = typer.Option(
     1, "--channels", help="Training copies: 1 (mono downmix) or 2 (stereo; mono sources in both channels)."
 )
+UNLABELLED = typer.Option(
+    False, "--unlabelled", help="Also write segments without a trigger, under OUT/unlabelled/ (trigger 'unknown')."
+)
+LABEL = typer.Option(
+    "source", "--label", help="'source': the source's labels; 'auto': label unlabelled clips with a classifier."
+)
+CLASSIFIER_DATA = typer.Option(
+    None, "--classifier-data", help="With --label auto: a labelled data set to fit the trigger classifier on."
+)
+MIN_CONFIDENCE = typer.Option(
+    None, "--min-confidence", help="With --label auto: below this probability a clip stays unlabelled (default 0.8)."
+)
+WORKERS = typer.Option(1, "--workers", help="Videos downloaded in parallel (cutting and writing stay in one thread).")
+
+
+@dataclass(frozen=True)
+class Labelling:
+    """``--unlabelled``, ``--label``, ``--classifier-data``, ``--min-confidence``, checked."""
+
+    unlabelled: bool = False
+    classifier_data: Path | None = None
+    min_confidence: float = 0.8
+
+    @classmethod
+    def of(cls, unlabelled: bool, label: str, classifier_data: Path | None, min_confidence: float | None) -> Labelling:
+        from asmr_zoo_sources.autolabel import DEFAULT_MIN_CONFIDENCE, check_min_confidence
+
+        if label not in ("source", "auto"):
+            raise UsageError(
+                f"--label must be 'source' (the source's labels) or 'auto' (a classifier's), not '{label}'"
+            )
+        if label == "auto" and classifier_data is None:
+            raise UsageError(
+                "--label auto needs --classifier-data DIR: a labelled data set to fit the classifier on, "
+                "e.g. one made by `asmr-zoo data synth --out DIR`"
+            )
+        for given, name in ((classifier_data, "--classifier-data"), (min_confidence, "--min-confidence")):
+            if label == "source" and given is not None:
+                raise UsageError(f"{name} is used by --label auto only; add --label auto, or drop it")
+        confidence = check_min_confidence(DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence)
+        return cls(unlabelled or label == "auto", classifier_data, confidence)
+
+    def labeller(self) -> AutoLabeller | None:
+        """The classifier fitted on ``classifier_data`` (with a progress bar), or None."""
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        from asmr_zoo_sources.autolabel import AutoLabeller
+
+        if self.classifier_data is None:
+            return None
+        columns = (TextColumn(f"fitting the trigger classifier on {self.classifier_data}"), BarColumn())
+        with Progress(*columns, MofNCompleteColumn(), console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("", total=None)
+            return AutoLabeller.fit(
+                self.classifier_data,
+                self.min_confidence,
+                lambda done, total: bar.update(task, completed=done, total=total),
+            )
 
 
 def _run(
@@ -44,32 +105,49 @@ def _run(
     audio_format: str,
     min_seconds: float,
     channels: int = 1,
+    labelling: Labelling = Labelling(),
+    workers: int = 1,
 ) -> None:
     from asmr_zoo_sources.build import build_dataset, parse_shard
+    from asmr_zoo_sources.workers import check_workers
 
     if min_seconds < 0:
         raise UsageError("--min-seconds must not be negative")
+    check_workers(workers)
+    shard_range = parse_shard(shard)  # the cheap checks come before the classifier is fitted
     report = build_dataset(
         source,
         items,
         out,
         sample_rate=sample_rate,
         audio_format=audio_format,
-        shard=parse_shard(shard),
+        shard=shard_range,
         min_seconds=min_seconds,
         channels=channels,
+        unlabelled=labelling.unlabelled,
+        labeller=labelling.labeller(),
+        workers=workers,
     )
     total = len(report.processed) + len(report.skipped) + len(report.failed)
     if total == 0:
         typer.echo(f"no videos to process{' in shard ' + shard if shard else ''}")
         return
+    clips = f" ({report.unlabelled_clips} unlabelled)" if labelling.unlabelled else ""
+    classified = f", {report.classified} labelled by the classifier" if labelling.classifier_data else ""
     typer.echo(
         f"{len(report.processed)} processed, {len(report.skipped)} already done, "
-        f"{len(report.failed)} failed; {report.written} segments written, "
-        f"{report.unlabelled} kept as unknown or dropped" + (f" -> {out / 'manifest.jsonl'}" if report.usable else "")
+        f"{len(report.failed)} failed; {report.written + report.unlabelled_clips} segments written{clips}"
+        f"{classified}, {report.unlabelled} kept as unknown or dropped"
+        + (f" -> {out / 'manifest.jsonl'}" if report.usable else "")
     )
     if not report.usable:
         raise DataError(f"nothing could be processed: all {len(report.failed)} videos failed (see the messages above)")
+    if report.processed and report.written + report.unlabelled_clips == 0 and report.no_trigger:
+        raise DataError(
+            f"no clip was written: the {report.no_trigger} segments of the {len(report.processed)} video(s) processed "
+            f"name no known trigger (they are kept in the manifest as unknown); rerun with --unlabelled to write "
+            f"them as unlabelled clips, or --label auto --classifier-data DIR to label them with a classifier"
+        )
 
 
 @data_app.command("youtube")
@@ -82,20 +160,21 @@ def youtube(
     audio_format: str = FORMAT,
     min_seconds: float = MIN_SECONDS,
     channels: int = CHANNELS,
+    unlabelled: bool = UNLABELLED,
+    label: str = LABEL,
+    classifier_data: Path | None = CLASSIFIER_DATA,
+    min_confidence: float | None = MIN_CONFIDENCE,
+    workers: int = WORKERS,
 ) -> None:
     """Cut timestamped ASMR videos into labelled segments (chapters, then description, then comments)."""
+    from asmr_zoo_sources.unlabelled import UnlabelledYouTubeSource
+    from asmr_zoo_sources.workers import RetryPolicy, ydl_params
     from asmr_zoo_sources.youtube import YouTubeSource
 
-    _run(
-        YouTubeSource(comments=comments, workdir=out / ".work"),
-        sources,
-        out,
-        sample_rate,
-        shard,
-        audio_format,
-        min_seconds,
-        channels,
-    )
+    labelling = Labelling.of(unlabelled, label, classifier_data, min_confidence)
+    kind = UnlabelledYouTubeSource if labelling.unlabelled else YouTubeSource
+    source = kind(comments=comments, workdir=out / ".work", ydl_params=ydl_params(RetryPolicy()))
+    _run(source, sources, out, sample_rate, shard, audio_format, min_seconds, channels, labelling, workers)
 
 
 @data_app.command("synth")
@@ -195,12 +274,46 @@ def manifest(
     audio_format: str = FORMAT,
     min_seconds: float = MIN_SECONDS,
     channels: int = CHANNELS,
+    unlabelled: bool = UNLABELLED,
+    label: str = LABEL,
+    classifier_data: Path | None = CLASSIFIER_DATA,
+    min_confidence: float | None = MIN_CONFIDENCE,
+    workers: int = WORKERS,
 ) -> None:
     """Cut segments listed in YouTube-ASMR-300K-style CSV manifests."""
     from asmr_zoo_sources.manifest_source import ManifestSource
+    from asmr_zoo_sources.workers import RetryPolicy, ydl_params
 
-    source = ManifestSource(audio_dir=audio_dir, trigger=trigger, download=download, workdir=out / ".work")
-    _run(source, [str(c) for c in csvs], out, sample_rate, shard, audio_format, min_seconds, channels)
+    labelling = Labelling.of(unlabelled, label, classifier_data, min_confidence)
+    source = ManifestSource(
+        audio_dir=audio_dir,
+        trigger=trigger,
+        download=download,
+        workdir=out / ".work",
+        unlabelled=labelling.unlabelled,
+        ydl_params=ydl_params(RetryPolicy()),
+    )
+    items = [str(c) for c in csvs]
+    _run(source, items, out, sample_rate, shard, audio_format, min_seconds, channels, labelling, workers)
+
+
+@data_app.command("merge")
+def merge(
+    roots: list[Path] = typer.Argument(..., help="Data set directories to combine (e.g. shard outputs)."),
+    out: Path = typer.Option(..., "--out", "-o", help="The merged data set (created; must not exist or be empty)."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
+) -> None:
+    """Combine data sets into one: rows de-duplicated, clips hard-linked or copied, the split by video redone."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from asmr_zoo_sources.merge import merge_datasets
+
+    columns = (TextColumn("merging"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("", total=None)
+        report = merge_datasets(roots, out, force, lambda done, total: bar.update(task, completed=done, total=total))
+    typer.echo(report.summary())
 
 
 @data_app.command("stats")

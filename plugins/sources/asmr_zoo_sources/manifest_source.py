@@ -1,9 +1,10 @@
 """The ``manifest`` source: CSV rows ``video_id, start, end[, label]`` (the YouTube-ASMR-300K style).
 
-Lines starting with ``#`` and a header row are skipped; times are seconds. A row's label maps through
-the taxonomy; rows without one take the source's ``trigger`` (or stay unknown). Audio comes from
-``<audio_dir>/<video_id>.<ext>`` (any format ffmpeg reads) or, with ``download=True``, from YouTube
-through the ``youtube`` source's downloader.
+Lines starting with ``#`` are comments, and rows before the first data row whose start and end are not
+numbers are header rows (``video_id,start,end``); times are seconds. A row's label maps through the
+taxonomy; rows without one take the source's ``trigger`` (or stay unknown: without audio, or with
+``unlabelled=True`` cut as ``unknown`` clips). Audio comes from ``<audio_dir>/<video_id>.<ext>`` (any format
+ffmpeg reads) or, with ``download=True``, from YouTube through the ``youtube`` source's downloader.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from asmr_zoo.datasource import Segment
 from asmr_zoo.errors import DataError
@@ -33,6 +35,14 @@ class ManifestEntry:
     label: str
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def read_rows(path: Path) -> tuple[list[ManifestEntry], list[str]]:
     """The rows of a manifest CSV and one message per malformed row."""
     try:
@@ -44,13 +54,13 @@ def read_rows(path: Path) -> tuple[list[ManifestEntry], list[str]]:
         fields = [f.strip() for f in fields]
         if not fields or not fields[0] or fields[0].startswith("#"):
             continue
+        if not rows and len(fields) >= 3 and not any(map(_is_number, fields[1:3])):
+            continue  # a header row: video_id, start, end[, label]
         try:
             if len(fields) < 3:
                 raise ValueError("expected video_id, start, end[, label]")
             start, end = float(fields[1]), float(fields[2])
         except ValueError as exc:
-            if number == 1:
-                continue  # a header row
             problems.append(f"{path} line {number}: {exc}")
             continue
         if not 0 <= start < end:
@@ -75,27 +85,51 @@ class ManifestSource(UnitSource):
         trigger: str | None = None,
         download: bool = False,
         workdir: Path | None = None,
+        unlabelled: bool = False,
+        ydl_params: dict[str, Any] | None = None,
     ) -> None:
+        """``unlabelled``: cut rows without a trigger too (as ``unknown``); ``ydl_params``: for downloads."""
         super().__init__()
         self.audio_dir = Path(audio_dir) if audio_dir is not None else None
         self.trigger = validate_trigger_name(trigger) if trigger else None
         self.download = download
         self.workdir = Path(workdir) if workdir is not None else None
+        self.unlabelled = unlabelled
+        self.ydl_params = dict(ydl_params or {})
 
     def units(self, items: Sequence[str]) -> Iterator[Unit]:
+        read: list[tuple[str, list[ManifestEntry] | DataError]] = []
         for item in items:
             try:
                 rows, problems = read_rows(Path(item))
             except DataError as exc:
-                yield Unit(Path(item).name, item, raiser(exc))
+                read.append((item, exc))
                 continue
             for problem in problems:
                 self.report(problem)
+            read.append((item, rows))
+        self._check_labels([row for _, rows in read if not isinstance(rows, DataError) for row in rows])
+        for item, rows in read:
+            if isinstance(rows, DataError):
+                yield Unit(Path(item).name, item, raiser(rows))
+                continue
             by_video: dict[str, list[ManifestEntry]] = {}
             for row in rows:
                 by_video.setdefault(row.video_id, []).append(row)
             for video_id, video_rows in by_video.items():
                 yield Unit(video_id, item, lambda v=video_id, r=video_rows: self._load(v, r))
+
+    def _trigger(self, row: ManifestEntry) -> str:
+        return normalise_trigger(row.label) if row.label else self.trigger or UNKNOWN
+
+    def _check_labels(self, rows: list[ManifestEntry]) -> None:
+        """Refuse a run that would write nothing because no row names a trigger (a label-less 300K list)."""
+        if rows and not self.unlabelled and all(self._trigger(row) == UNKNOWN for row in rows):
+            raise DataError(
+                f"none of the {len(rows)} manifest rows has a label naming a known trigger, so no clip would be "
+                f"written; pass --trigger NAME (the trigger of rows without a label), --unlabelled (keep them as "
+                f"unlabelled clips) or --label auto --classifier-data DIR (label them with a classifier)"
+            )
 
     def _media(self, video_id: str, tmp: Path) -> Path:
         if self.audio_dir is not None:
@@ -108,33 +142,26 @@ class ManifestSource(UnitSource):
             raise DataError(f"no audio file {video_id}.<wav|flac|m4a|...> {where}; pass --download to fetch it")
         from asmr_zoo_sources.youtube import YouTubeSource
 
-        youtube = YouTubeSource(workdir=self.workdir)
+        youtube = YouTubeSource(workdir=self.workdir, ydl_params=self.ydl_params)
         return youtube.download_audio(youtube.fetch_info(f"https://www.youtube.com/watch?v={video_id}"), tmp)
 
     def _load(self, video_id: str, rows: list[ManifestEntry]) -> Iterator[Segment]:
-        labelled = [(row, normalise_trigger(row.label) if row.label else self.trigger or UNKNOWN) for row in rows]
-        for row, trigger in labelled:
-            if trigger == UNKNOWN:
+        """The rows' segments; the audio is fetched before the first (see ``UnitSource``)."""
+        labelled = [(row, self._trigger(row)) for row in rows]
+        if not self.unlabelled and all(trigger == UNKNOWN for _, trigger in labelled):
+            for row, _ in labelled:
                 yield unlabelled(video_id, row.label, row.start, row.end, "manifest")
-        if all(trigger == UNKNOWN for _, trigger in labelled):
             return
         with fetched_audio(self.workdir, lambda tmp: self._media(video_id, tmp)) as wav:
             duration = wav.frames / wav.samplerate
             for row, trigger in labelled:
-                if trigger == UNKNOWN:
-                    continue
-                if row.start >= duration:
+                if trigger == UNKNOWN and not self.unlabelled:
+                    yield unlabelled(video_id, row.label, row.start, row.end, "manifest")
+                elif row.start >= duration:
                     self.report(
                         f"{video_id}: row {row.start}-{row.end} s starts after the audio ends "
                         f"({duration:.1f} s); skipped"
                     )
-                    continue
-                yield cut(
-                    wav,
-                    row.start,
-                    min(row.end, duration),
-                    trigger,
-                    row.label or trigger,
-                    video_id,
-                    "manifest",
-                )
+                else:
+                    label = row.label or self.trigger or ""  # a row without a label or --trigger: none
+                    yield cut(wav, row.start, min(row.end, duration), trigger, label, video_id, "manifest")

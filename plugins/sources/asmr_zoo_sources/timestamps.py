@@ -4,12 +4,21 @@ yt-dlp's chapter parser wants ``mm:ss title`` at the start of a line; real ASMR 
 ``• Tapping on glass (1:20)``, ``[01:20 - 03:05] fluffy mic``, ``3. 12:40 whispering``, several times on
 one line, or a label before the time. The grammar here:
 
-- a time is ``m:ss``, ``mm:ss``, ``mmm:ss`` or ``h:mm:ss``, anywhere on a line (not a clock time such as
-  ``10:30 pm``);
-- two times joined by ``-``, ``–``, ``~``, ``to``, ``until`` ... form a range;
+- a time is ``m:ss``, ``mm:ss``, ``mmm:ss`` or ``h:mm:ss`` (full-width digits too), anywhere on a line, but
+  not a clock time (``10:30 pm``, ``22:00 h``, ``20:00 Uhr``, ``21:00 CET``);
+- two times joined by ``-``, ``–``, ``~``, ``〜``, ``to``, ``until``, ``a``, ``à``, ``bis``, ``até``,
+  ``alle`` ... form a range;
 - a line's label is the text after its time, or before it when nothing follows; with several times on a
-  line each label is the text after its own time, or before it when nothing follows the last time or
-  every time is pointed at ("the glass tapping at 4:12, the 3dio massage at 17:40");
+  line each label is the text after its own time, or before it when nothing follows the last time; when
+  every time is pointed at, each label is the clause pointing at it ("the glass tapping at 4:12, the 3dio
+  massage at 17:40"), or the clause after it when the pointer stands alone ("then at 8:00 I brush the mic");
+- teasers take no slot: a time in a clause with a teasing word ("skip to 2:15 for the best part", "my
+  favourite is at 17:00", "salta al 3:20", "springt zu 3:00", "3:00へスキップ") is not a mark, nor is a time
+  at the start of a line whose own clause teases ("17:00 👈 my favourite");
+- a list line starts with its time (after bullets, numbering, brackets, emoji); a later time on it in a
+  bracketed remark or pointed at ("at", "from", "a las", "à", "bei", "em", "alle", "17:00から", "7:30부터")
+  belongs to a remark about the label, so the remark is dropped and does not split the section:
+  ``12:30 brushing the mic (my favourite bit is at 17:00)`` is one mark, "brushing the mic";
 - bullets, numbering, brackets and separators around a label are stripped.
 
 Nothing here raises on any text: the worst input yields no marks.
@@ -18,12 +27,17 @@ Nothing here raises on any text: the worst input yields no marks.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
 _TIME = r"(?:(?P<{p}h>\d{{1,2}}):(?P<{p}hm>[0-5]\d)|(?P<{p}m>\d{{1,3}})):(?P<{p}s>[0-5]\d)"
-_RANGE_SEP = r"\s*(?:-{1,2}>?|–|—|~|→|to|until|till|through|thru)\s*"
+_RANGE_SEP = r"\s*(?:-{1,2}>?|–|—|~|〜|～|→|to|until|till|through|thru|bis|até|alle|al|à|a)\s*"
+# A clock time, not a timestamp: "10:30 pm", "22:00 h", "20:00 Uhr", "21:00 CET", "9:00 (GMT)".
+_CLOCK_AFTER = (
+    r"(?!\s*\(?(?:[ap]\.?m\b\.?|(?:h|hrs?|horas?|heures?|uhr|gmt|utc|cest|cet|pst|pdt|edt|cdt|bst|jst|kst|brt)\b))"
+)
 _TOKEN_RE = re.compile(
     r"(?<![\d:.,/])"
     + _TIME.format(p="a")
@@ -32,16 +46,41 @@ _TOKEN_RE = re.compile(
     + r")"
     + _TIME.format(p="b")
     + r")?(?![\d]|:\d|\.\d)"
-    + r"(?!\s*(?:[ap]\.?m\b\.?))",
+    + _CLOCK_AFTER,
     re.IGNORECASE,
 )
+_OPEN, _CLOSE = "([（【", ")]）】"
 # Bullets, numbering, emoji and separators that surround labels but are not part of them.
-_LEAD_RE = re.compile(r"^(?:[^\w(\[]|[(\[]\s*[)\]]|\d{1,2}[.)](?:\s|$)|#\d+\b|\d{1,2}\s*[-–—:](?:\s|$))+")
-_TRAIL_RE = re.compile(r"(?:[^\w)\]!?]|[(\[]\s*[)\]]|\s(?:at|from|starts?|begins?|@))+$", re.IGNORECASE)
-# Running text points at a time from the words before it: "the glass tapping at 4:12".
-_POINTER_RE = re.compile(r"(?:\b(?:at|from|around)|@)\s*[(\[]?\s*$", re.IGNORECASE)
-_WRAPPED_RE = re.compile(r"^(?:\([^()]*\)|\[[^\[\]]*\])$")
-_BRACKETS = str.maketrans("", "", "[](){}")
+_LEAD_RE = re.compile(r"^(?:[^\w(\[（【]|[(\[]\s*[)\]]|\d{1,2}[.)](?:\s|$)|#\d+\b|\d{1,2}\s*[-–—:](?:\s|$))+")
+# Words that point at a time from before it: "the glass tapping at 4:12", "a las 4:12", "bei 4:12".
+_POINTERS = r"at|to|from|around|a las|a la|desde|de|en el|à|vers|du|dès|bei|ab|um|von|em|às|aos|da|alle|al|dal|dalle|@"
+_TRAIL_RE = re.compile(
+    rf"(?:[^\w)\]）】!?]|[(\[]\s*[)\]]|(?:^|\s)(?:{_POINTERS})|\s(?:starts?|begins?))+$",
+    re.IGNORECASE,
+)
+_POINTER_RE = re.compile(rf"(?:(?<!\w)(?:{_POINTERS}))\s*[(\[]?\s*$", re.IGNORECASE)
+# Japanese and Korean point at a time from after it: "17:00から", "17:00부터".
+_POSTPOSITION_RE = re.compile(r"^\s*(?:から|より|あたり|辺り|頃|ごろ|くらい|ぐらい|부터|쯤|경)")
+# Teasers: "skip to 2:15 for the best part", "my favourite is at 17:00", "pulem para 5:00", "一番好き".
+_TEASER_RE = re.compile(
+    r"(?<!\w)(?:skip(?:ping)?|jump|go to|fast[- ]?forward|fav(?:ou?rite|e)?s?|best (?:part|bit|moment)"
+    r"|salta(?:r|d|te|n)?|ve al?|ir al?|adelanta|favorit[oa]s?|preferid[oa]s?|mejor parte|lo mejor"
+    r"|pass(?:e|ez) à|allez à|saute[zr]?|préférée?s?|meilleure? (?:partie|moment)"
+    r"|spring(?:t|e|en)?|überspring\w*|vorspul\w*|spult|lieblings\w*|beste[rns]? (?:teil|stelle)"
+    r"|pul(?:e|em|a|ar)|vá para|vai para|melhor parte"
+    r"|vai a|andate a|preferit[oaie]|parte migliore|il meglio)(?!\w)"
+    r"|お気に入り|好き|おすすめ|オススメ|スキップ|飛ば|一番|최애|좋아|추천|스킵|건너|넘어가|제일",
+    re.IGNORECASE,
+)
+# What ends a clause around a time: commas, semicolons, list bars and slashes, brackets, spaced dashes.
+_CLAUSE_SEP_RE = re.compile(r"[,;|/、。()\[\]（）【】]|\s[-–—]\s")
+# Where a clause of running text ends: punctuation, emoji, "and", "then" and their equivalents.
+_PROSE_BREAK_RE = re.compile(
+    r"[,;.!?、。]|[\u2600-\u27bf\U0001f300-\U0001faff]|\s(?:and|then|y|luego|et|puis|und|dann|e|depois|poi)\s",
+    re.IGNORECASE,
+)
+_WRAPPED_RE = re.compile(r"^(?:\([^()]*\)|\[[^\[\]]*\]|（[^（）]*）|【[^【】]*】)$")
+_BRACKETS = str.maketrans("", "", "[](){}（）【】")
 
 
 @dataclass(frozen=True)
@@ -70,23 +109,99 @@ def _seconds(match: re.Match[str], p: str) -> float:
     return float(minutes * 60 + int(match.group(f"{p}s")))
 
 
-def clean_label(text: str) -> str:
-    """Strip bullets, numbering, brackets and separators around a label; collapse whitespace."""
-    text = " ".join(text.split())
+def _strip(text: str) -> str:
+    """``text`` without the bullets, numbering and separators around it."""
     previous = None
     while previous != text:
         previous = text
-        text = _LEAD_RE.sub("", text)
-        text = _TRAIL_RE.sub("", text).strip()
-    if text.count("(") != text.count(")") or text.count("[") != text.count("]"):
-        text = text.translate(_BRACKETS).strip()
-    elif _WRAPPED_RE.match(text):
-        text = text[1:-1].strip()
+        text = _TRAIL_RE.sub("", _LEAD_RE.sub("", text)).strip()
     return text
 
 
+def clean_label(text: str) -> str:
+    """Strip bullets, numbering, brackets and separators around a label; collapse whitespace."""
+    text = _strip(" ".join(text.split()))
+    if any(text.count(a) != text.count(b) for a, b in zip(_OPEN, _CLOSE, strict=True)):
+        text = _strip(text.translate(_BRACKETS))
+    return text[1:-1].strip() if _WRAPPED_RE.match(text) else text
+
+
+def _bracketed(line: str) -> list[tuple[int, int | None]]:
+    """The bracketed stretches of ``line``, brackets included; one left open has no end."""
+    opened: list[int] = []
+    stretches: list[tuple[int, int | None]] = []
+    for i, char in enumerate(line):
+        if char in _OPEN:
+            opened.append(i)
+        elif char in _CLOSE and opened:
+            stretches.append((opened.pop(), i + 1))
+    return stretches + [(i, None) for i in opened]
+
+
+def _clause(line: str, lo: int, start: int, end: int, hi: int) -> tuple[int, int]:
+    """The clause of ``line[lo:hi]`` holding the time at ``line[start:end]``: bounded by separators, else
+    starting at a pointing or teasing word ("my fav is at 17:00"), else at the time itself (or ``lo`` for
+    a line's first time)."""
+    before, after = line[lo:start], line[end:hi]
+    seps = list(_CLAUSE_SEP_RE.finditer(before))
+    words = [m.start() for m in (_TEASER_RE.search(before), _POINTER_RE.search(before)) if m]
+    first = seps[-1].end() if seps else min(words, default=len(before) if lo else 0)
+    sep = _CLAUSE_SEP_RE.search(after)
+    return lo + first, end + sep.start() if sep else hi
+
+
+def _remark(
+    line: str, tokens: Sequence[re.Match[str]], i: int, listed: bool, bracketed: Sequence[tuple[int, int | None]]
+) -> tuple[int, int] | None:
+    """Where token ``i`` of ``line`` and the remark around it lie, if it is a teaser or a remark, not a mark.
+
+    ``listed``: the line starts with a time, so it is a list line and a later time pointed at is a remark;
+    ``bracketed``: the line's bracketed stretches."""
+    token = tokens[i]
+    lo = tokens[i - 1].end() if i else 0
+    hi = tokens[i + 1].start() if i + 1 < len(tokens) else len(line)
+    clause = _clause(line, lo, token.start(), token.end(), hi)
+    if i == 0 and listed:  # "2:15 ← the best part" teases; "12:30 brushing (my favourite)" is a label
+        return (token.start(), clause[1]) if _TEASER_RE.search(line, token.end(), clause[1]) else None
+    # the innermost bracket opened since the time before: "(my favourite bit is at 17:00)"
+    opened = [(a, b) for a, b in bracketed if lo <= a < token.start() and (b is None or token.end() < b)]
+    bracket = max(opened, default=None)
+    start, end = (bracket[0], bracket[1] or hi) if bracket else clause
+    besides = (line[start : token.start()] + line[token.end() : end]).translate(_BRACKETS)
+    pointed = (
+        (bracket is not None and any(c.isalnum() for c in besides))
+        or _POINTER_RE.search(line[lo : token.start()]) is not None
+        or _POSTPOSITION_RE.match(line[token.end() : hi]) is not None
+    )
+    return (start, end) if _TEASER_RE.search(line, start, end) or (listed and pointed) else None
+
+
+def _without_remarks(line: str) -> str:
+    """``line`` with its teasers and remarks blanked out, leaving the marks and their labels."""
+    tokens = list(_TOKEN_RE.finditer(line))
+    lead = line[: tokens[0].start()] if tokens else ""
+    listed = not clean_label(lead) and not _POINTER_RE.search(lead)
+    bracketed = _bracketed(line)
+    remarks = [remark for i in range(len(tokens)) if (remark := _remark(line, tokens, i, listed, bracketed))]
+    for start, end in remarks:
+        line = line[:start] + " " * (end - start) + line[end:]
+    return line
+
+
+def _pointed_labels(pieces: Sequence[str]) -> list[str]:
+    """The labels of a line whose every time is pointed at, one per time: the clause pointing at it ("the
+    glass tapping at 4:12"), or when that clause is the pointer alone ("then at 8:00 I brush the mic") the
+    clause after the time."""
+    labels = []
+    for before, after in pairwise(pieces):
+        head = clean_label(_PROSE_BREAK_RE.split(before)[-1])
+        labels.append(head or clean_label(_PROSE_BREAK_RE.split(after)[0]))
+    return labels
+
+
 def parse_line(line: str) -> list[Mark]:
-    """The marks on one line of text."""
+    """The marks on one line of text: its teasers ("skip to 2:15") and remarks left out."""
+    line = _without_remarks(line)
     tokens = list(_TOKEN_RE.finditer(line))
     if not tokens:
         return []
@@ -97,7 +212,9 @@ def parse_line(line: str) -> list[Mark]:
     before, after = cleaned[0], cleaned[-1]
     if len(tokens) == 1:
         labels = [f"{before} {after}".strip() if before and after else before or after]
-    elif after and not all(_POINTER_RE.search(p) for p in pieces[:-1]):
+    elif all(_POINTER_RE.search(p) for p in pieces[:-1]):
+        labels = _pointed_labels(pieces)
+    elif after:
         labels = cleaned[1:]  # each label follows its time
     else:
         labels = cleaned[:-1]  # each label precedes its time
@@ -110,10 +227,10 @@ def parse_line(line: str) -> list[Mark]:
 
 
 def parse_timestamps(text: str) -> list[Mark]:
-    """All marks in ``text``, in the order written. Never raises."""
+    """All marks in ``text``, in the order written (full-width digits read as digits). Never raises."""
     if not isinstance(text, str):
         return []
-    return [mark for line in text.splitlines() for mark in parse_line(line)]
+    return [mark for line in unicodedata.normalize("NFKC", text).splitlines() for mark in parse_line(line)]
 
 
 def chapter_marks(chapters: Iterable[object]) -> list[Mark]:

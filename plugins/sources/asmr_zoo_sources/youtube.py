@@ -1,8 +1,9 @@
 """The ``youtube`` source: timestamped ASMR videos through yt-dlp's Python API.
 
 An item is a video URL, a bare video id, or a saved info JSON (``yt-dlp --write-info-json``), so archived
-metadata works without YouTube. Labels come from the first of these that names a trigger: the chapters,
-the description, the comment with the most timestamps (with ``comments=True``). The best audio is
+metadata works without YouTube. Labels come from the best of its timestamp lists (``label_sources``):
+chapters, description, and with ``comments=True`` the uploader's, pinned and viewers' comments; every
+segment records the winner as its ``origin`` and why in ``extra["origin_reason"]``. The best audio is
 downloaded once per video into a temporary directory, decoded by ffmpeg, and the labelled spans are cut
 from it here. Nothing is downloaded for a video whose labels name no trigger.
 """
@@ -21,13 +22,12 @@ from asmr_zoo.errors import DataError
 from asmr_zoo.triggers import UNKNOWN, normalise_trigger
 from asmr_zoo_sources.base import Unit, UnitSource, cut, raiser, unlabelled
 from asmr_zoo_sources.ffmpeg import fetched_audio
-from asmr_zoo_sources.timestamps import Mark, chapter_marks, parse_timestamps, resolve_spans
+from asmr_zoo_sources.label_sources import choose_labels, duration_of, labelled_spans
 
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{11}")
 _URL_ID_RE = re.compile(r"(?:[?&]v=|youtu\.be/|/shorts/|/embed/|/live/|/v/)([A-Za-z0-9_-]{11})(?![A-Za-z0-9_-])")
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 MAX_COMMENTS = 300
-MIN_COMMENT_TIMESTAMPS = 2  # a lone "3:45 lol" is a reaction, not a list of triggers
 
 
 class _QuietLogger:
@@ -52,32 +52,6 @@ def load_info_json(path: Path) -> dict[str, Any]:
     if not isinstance(info.get("id"), str) or not info["id"]:
         raise DataError(f"info JSON {path} lacks the video 'id' field; save it with `yt-dlp --write-info-json`")
     return info
-
-
-def choose_marks(info: dict[str, Any], comments: bool) -> tuple[list[Mark], str]:
-    """The timestamps to use and where they came from (chapter / description / comment).
-
-    Candidates in order: chapters, description, the comment with the most timestamps. The first that
-    names a known trigger wins; failing that, the first with any timestamps (its rows stay unknown).
-    """
-    candidates: list[tuple[list[Mark], str]] = [
-        (chapter_marks(info.get("chapters") or []), "chapter"),
-        (parse_timestamps(info.get("description") or ""), "description"),
-    ]
-    if comments:
-        texts = [c.get("text") for c in info.get("comments") or [] if isinstance(c, dict)]
-        parsed = [parse_timestamps(t) for t in texts if isinstance(t, str)]
-        best = max(parsed, key=len, default=[])
-        if len(best) >= MIN_COMMENT_TIMESTAMPS:
-            candidates.append((best, "comment"))
-    candidates = [(marks, origin) for marks, origin in candidates if marks]
-    for marks, origin in candidates:
-        if any(normalise_trigger(m.label) != UNKNOWN for m in marks):
-            return marks, origin
-    if candidates:
-        return candidates[0]
-    where = "chapters, description or comments" if comments else "chapters or description (try --comments)"
-    raise DataError(f"no timestamps found in its {where}")
 
 
 def _error_line(exc: BaseException) -> str:
@@ -206,22 +180,21 @@ class YouTubeSource(UnitSource):
                 )
 
     def _load(self, video_id: str, info: dict[str, Any]) -> Iterator[Segment]:
-        marks, origin = choose_marks(info, self.comments)
-        labelled = [(m, normalise_trigger(m.label)) for m in marks]
-        if all(trigger == UNKNOWN for _, trigger in labelled):
+        choice = choose_labels(info, self.comments)
+        origin, why = choice.origin, {"origin_reason": choice.reason}
+        if all(normalise_trigger(m.label) == UNKNOWN for m in choice.marks):
             self.report(
-                f"{video_id}: none of its {len(marks)} {origin} labels names a known trigger; "
+                f"{video_id}: none of its {len(choice.marks)} {origin} labels names a known trigger; "
                 f"kept as unknown, nothing downloaded"
             )
-            duration = info.get("duration") if isinstance(info.get("duration"), (int, float)) else None
-            for span in resolve_spans(marks, duration):
-                yield unlabelled(video_id, span.label, span.start, span.end, origin)
+            for span, _ in labelled_spans(choice.marks, duration_of(info)):
+                yield unlabelled(video_id, span.label, span.start, span.end, origin, **why)
             return
         with fetched_audio(self.workdir, lambda tmp: self.download_audio(info, tmp)) as wav:
-            rate = wav.samplerate
-            for span in resolve_spans(marks, wav.frames / rate):
-                trigger = normalise_trigger(span.label)
+            for span, trigger in labelled_spans(choice.marks, wav.frames / wav.samplerate):
                 if trigger == UNKNOWN:
-                    yield unlabelled(video_id, span.label, span.start, span.end, origin)
+                    yield unlabelled(video_id, span.label, span.start, span.end, origin, **why)
                     continue
-                yield cut(wav, span.start, span.end, trigger, span.label, video_id, origin)
+                segment = cut(wav, span.start, span.end, trigger, span.label, video_id, origin)
+                segment.extra.update(why)
+                yield segment

@@ -282,6 +282,17 @@ def wait_for(path: Path, proc: subprocess.Popen) -> None:
     assert path.exists(), "the run did not start"
 
 
+def wait_for_cpu(proc: subprocess.Popen, seconds: float) -> None:
+    """Wait until ``proc`` has used ``seconds`` of CPU time (Linux /proc), however loaded the machine is."""
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        if (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") >= seconds:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the training run ended or did not get CPU time")
+
+
 def test_a_second_run_on_the_same_out_is_refused(example_venv, data, tmp_path) -> None:
     proc = start_long_run(example_venv, data, tmp_path, "c.safetensors")
     try:
@@ -299,7 +310,7 @@ def test_interrupted_training_saves_a_resumable_checkpoint(example_venv, data, t
     """Before its first periodic checkpoint, Ctrl-C (or SIGTERM) still saves every step done, in one line."""
     proc = start_long_run(example_venv, data, tmp_path, "i.safetensors")
     wait_for(tmp_path / ".i.safetensors.lock", proc)
-    time.sleep(3)  # some steps, no periodic checkpoint yet
+    wait_for_cpu(proc, 6.0)  # past start-up and some steps (on a busy machine too), no periodic checkpoint yet
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130

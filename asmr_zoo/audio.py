@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,9 @@ def write_audio(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = 
     path = Path(path)
     fmt = "FLAC" if path.suffix.lower() == ".flac" else "WAV"
     clipped = np.clip(audio, -1.0, 1.0).T
-    atomic_write(path, lambda tmp: sf.write(str(tmp), clipped, sample_rate, subtype=subtype, format=fmt))
+    encoded = io.BytesIO()  # encoded in memory, written by Python: a full disk is an OSError, not libsndfile's
+    sf.write(encoded, clipped, sample_rate, subtype=subtype, format=fmt)  # "System error."
+    atomic_write(path, lambda tmp: tmp.write_bytes(encoded.getvalue()))
 
 
 def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:

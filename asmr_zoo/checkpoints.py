@@ -42,8 +42,10 @@ def atomic_write(path: Path, write: Any) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 (and writers may recreate the file): share it
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename in (None, tmp):
+            exc.filename, exc.filename2 = str(path), None  # name the file asked for, not the temporary one
         raise
 
 
@@ -62,12 +64,13 @@ def model_metadata(model: Any) -> dict[str, str]:
 
 def save_checkpoint(path: Path, model: Any, extra: Mapping[str, str] | None = None) -> str:
     """Write ``model``'s weights and metadata to ``path`` atomically; return the file's sha256."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
     metadata = model_metadata(model)
     metadata.update({f"{PREFIX}extra.{k}": str(v) for k, v in (extra or {}).items()})
-    atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    data = save(tensors, metadata=metadata)  # bytes: written by Python, so a full disk is an OSError
+    atomic_write(Path(path), lambda tmp: tmp.write_bytes(data))
     return sha256_file(Path(path))
 
 

@@ -298,7 +298,7 @@ def save_resume(
 ) -> None:
     """Weights, optimizer state, step, the best validation so far and the training seconds spent, in one
     safetensors file, atomically."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     tensors = {f"model.{k}": v.detach().contiguous().clone() for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
@@ -308,7 +308,8 @@ def save_resume(
     meta = {"step": str(step), "param_groups": json.dumps(opt["param_groups"]), "info": json.dumps(info)}
     meta["best"] = json.dumps(best)
     meta["train_seconds"] = f"{seconds:.1f}"
-    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    data = save(tensors, metadata=meta)  # bytes: written by Python, so a full disk is an OSError
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def load_resume(

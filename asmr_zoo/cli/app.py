@@ -8,7 +8,7 @@ import warnings
 import typer
 
 from asmr_zoo import __version__
-from asmr_zoo.errors import AsmrZooError
+from asmr_zoo.errors import AsmrZooError, os_error_line
 
 app = typer.Typer(
     name="asmr-zoo",
@@ -55,6 +55,9 @@ def main() -> None:
     except AsmrZooError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a full disk, a read-only mount, a directory where a file should be: one line
+        typer.secho(f"error: {os_error_line(exc)}", fg="red", err=True)
+        sys.exit(1)
     except SystemExit as exc:
         if exc.code == 130:  # click turned Ctrl-C into exit 130; files are written atomically, none is half-done
             typer.secho(

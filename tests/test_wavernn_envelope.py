@@ -5,6 +5,7 @@ the training crop, the two-part loss and its gradients, both training recurrence
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,8 +15,11 @@ from asmr_zoo.envelope import EnvelopeLogits, local_inputs
 from asmr_zoo.factory import build_model
 from asmr_zoo.interfaces import SamplingPolicy
 from asmr_zoo.plugins import get_zoo
+from asmr_zoo.sampling import pick_with_policy
+from asmr_zoo_wavernn.fused import conditioning_terms
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 TRIGGERS = ["tapping_glass", "whispering"]
 HOP = 160  # 16 kHz: 10 ms frames
 
@@ -130,3 +134,36 @@ def test_save_load_round_trip_and_seeded_generation(tmp_path) -> None:
             runs.append(net.generate_fast(500, net.init_state(1, cond), policy))
     assert torch.equal(*runs)
     assert len(runs[0].unique()) > 10  # a real random walk, not silence
+
+
+@pytest.mark.parametrize("name", ["wavernn-gate-bias-envelope", "wavernn-concat-envelope"])
+def test_fused_cells_give_the_step_logits_on_shipped_weights(name) -> None:
+    """On trained weights, along a path ``step`` generates (frames drawn by the prior): the C and TorchScript
+    fp32 cells, teacher-forced one frame per call with that frame's biases, give the logits ``step`` gave."""
+    model = load_checkpoint(CHECKPOINTS / f"{name}.safetensors", zoo=get_zoo()).eval()
+    cond, frames = torch.tensor([0, 6]), 4
+    pick = SamplingPolicy(generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        state, prev = model.init_state(2, cond), torch.tensor(model.codec.silence).expand(2, 2)
+        codes, logits, frame_states = [], [], []
+        for t in range(frames * model.hop):
+            prev, out, state = model.step(prev, state, lambda lg, head: pick_with_policy(lg, pick))
+            if t % model.hop == 0:
+                frame_states.append(state)  # the gate biases of this frame (V_y y_k drawn)
+            codes.append(prev)
+            logits.append(out)
+        codes, logits = torch.stack(codes, 1), torch.stack(logits, 1)
+        for engine in ("native", "torchscript"):
+            cell = model.fused_cell(precision="fp32", engine=engine)
+            h, last, fused = model.init_state(2, cond).h.clone(), torch.tensor(model.codec.silence).repeat(2, 1), []
+            for k, frame_state in enumerate(frame_states):
+                forced = codes[:, k * model.hop : (k + 1) * model.hop]
+                if engine == "native":
+                    _, out = cell.run(h, last, cell.biases(frame_state), model.hop, forced=forced)
+                else:
+                    cond_g, cond_e = conditioning_terms(model, cell, frame_state)
+                    empty = torch.empty(0, 2, 2, 256)
+                    _, out, h = cell(h, last, cond_g, cond_e, empty, model.hop, 1.0, 0, 1.0, False, forced)
+                last = forced[:, -1].clone()
+                fused.append(out)
+            assert (torch.cat(fused, 1) - logits).abs().max() < 1e-3, engine

@@ -390,6 +390,19 @@ def user_entry(path: Path, entry_id: str) -> dict[str, Any] | None:
     return next((e for e in _read_user_doc(path).get("entries") or [] if e.get("id") == entry_id), None)
 
 
+def clean_orphans(path: Path) -> list[Path]:
+    """Remove what a killed ``register`` can leave in the user registry's checkpoints folder (the caller holds
+    ``user_registry_lock``): temp files of an atomic write, and weight copies no entry points at."""
+    folder = path.parent / "checkpoints"
+    if not folder.is_dir():
+        return []
+    used = {w for e in _read_user_doc(path).get("entries") or [] if (w := weights_file(e, path)) is not None}
+    orphans = [f for f in folder.glob(".*.tmp")] + [f for f in folder.glob("*.safetensors") if f.resolve() not in used]
+    for orphan in orphans:
+        orphan.unlink(missing_ok=True)
+    return orphans
+
+
 def add_user_entry(entry: dict[str, Any], path: Path) -> dict[str, Any] | None:
     """Add (or replace, by id) an entry in the user registry at ``path``, atomically; the caller holds
     ``user_registry_lock``. Returns the entry it replaced, if any."""

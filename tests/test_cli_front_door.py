@@ -106,6 +106,23 @@ def test_register_force_unregister_keep_data_safe(tmp_path) -> None:
     assert [p.name for p in (home / "checkpoints").iterdir()] == []
 
 
+def test_the_next_register_removes_what_a_killed_one_left(tmp_path) -> None:
+    """A register killed between copying the weights and writing the registry leaves an orphan copy (and
+    perhaps a temp file); the next register removes them and keeps every registered entry's weights."""
+    home = tmp_path / "home"
+    assert zoo(home, "register", str(WHISPER), "--id", "kept", cwd=tmp_path).returncode == 0
+    (kept,) = read_registry_file(home / "registry.yaml")[0]
+    orphan = home / "checkpoints" / "lost-0123456789ab.safetensors"
+    orphan.write_bytes(WHISPER.read_bytes())
+    temp = home / "checkpoints" / ".lost-0123456789ab.safetensors.x1y2.tmp"
+    temp.write_bytes(b"half a copy")
+    assert zoo(home, "register", str(WHISPER), "--id", "new", cwd=tmp_path).returncode == 0
+    assert not orphan.exists() and not temp.exists()
+    entries, _ = read_registry_file(home / "registry.yaml")
+    assert sorted(e.id for e in entries) == ["kept", "new"] and all(e.path.is_file() for e in entries)
+    assert kept.path.is_file()
+
+
 def test_concurrent_registers_all_land(tmp_path) -> None:
     home = tmp_path / "home"
     with ThreadPoolExecutor(8) as pool:

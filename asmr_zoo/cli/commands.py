@@ -318,6 +318,7 @@ def register_command(
     from asmr_zoo.paths import user_home, user_registry
     from asmr_zoo.registry import (
         add_user_entry,
+        clean_orphans,
         entry_from_checkpoint,
         user_entry,
         user_registry_lock,
@@ -339,7 +340,7 @@ def register_command(
     if entry_id in merged.entries and entry_id not in merged.user_ids:
         raise UsageError(f"'{entry_id}' is a shipped checkpoint id; choose another --id")
     with user_registry_lock(registry):
-        _clean_stale_copies(user_home() / "checkpoints")
+        clean_orphans(registry)  # what a killed register left: temp files, copies no entry points at
         old = user_entry(registry, entry_id)
         if old is not None and not force:
             raise UsageError(f"'{entry_id}' is already registered; pass --force to replace it, or choose another --id")
@@ -361,13 +362,6 @@ def register_command(
             replaced.unlink(missing_ok=True)
     verb = "replaced" if old is not None else "registered"
     err_console.print(f"{verb} '{entry_id}' ({meta['model']} / {meta['conditioner']}) in {registry}")
-
-
-def _clean_stale_copies(folder: Path) -> None:
-    """Temp files of a killed register (atomic writes leave only ``.*.tmp`` files behind)."""
-    if folder.is_dir():
-        for stale in folder.glob(".*.tmp"):
-            stale.unlink(missing_ok=True)
 
 
 def _warn_if_worse(registry: Any, entry: dict[str, Any], triggers: list[str]) -> None:

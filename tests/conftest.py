@@ -7,6 +7,7 @@ import site
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -156,3 +157,14 @@ def without_compiler(tmp_path: Path) -> Callable[[str], dict[str, str]]:
         return outputs
 
     return run
+
+
+def wait_for_cpu(proc: subprocess.Popen, seconds: float) -> None:
+    """Wait until ``proc`` has used ``seconds`` of CPU time (Linux /proc), however loaded the machine is."""
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        if (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") >= seconds:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the training run ended or did not get CPU time")

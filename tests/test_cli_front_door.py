@@ -17,6 +17,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from asmr_zoo.registry import read_registry_file
+from tests.conftest import wait_for_cpu
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 WHISPER = CHECKPOINTS / "wavenet-none-whispering.safetensors"
@@ -198,7 +199,6 @@ def test_channels_2_from_a_mono_model_names_spatialize(cli, tmp_path, zoo_home) 
 
 def test_ctrl_c_during_run_is_one_line_and_writes_nothing(tmp_path, zoo_home) -> None:
     import signal
-    import time
 
     env = {**os.environ, "ASMR_ZOO_HOME": str(zoo_home), "NO_COLOR": "1"}
     work = tmp_path / "work"
@@ -207,7 +207,7 @@ def test_ctrl_c_during_run_is_one_line_and_writes_nothing(tmp_path, zoo_home) ->
         [sys.executable, "-m", "asmr_zoo", "run", "wavenet", "-t", "whispering", "-s", "600", "-o", "long.wav"],
         cwd=work, env=env, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    time.sleep(8)  # imports done and generating (10 minutes of audio take far longer)
+    wait_for_cpu(proc, 6.0)  # imports and the C build done, generating (10 minutes of audio take far longer)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130

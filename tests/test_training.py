@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from asmr_zoo.checkpoints import read_metadata
+from tests.conftest import wait_for_cpu
 
 TRIGGERS = "tapping_glass,whispering"
 
@@ -190,7 +191,7 @@ def test_torchrun_two_processes_on_gloo(example_venv, data, tmp_path) -> None:
         (["train.steps=abc"], "bad config value"),
         (["model.sample_rate=22050"], "is at 16000 Hz but model.sample_rate is 22050"),
         (["--trigger", "brushing_mic"], "no data for trigger 'brushing_mic'"),
-        (["--conditioner", "gate-bias"], "accepts conditioners: none, global"),
+        (["--conditioner", "gate-bias"], "does not accept conditioner 'gate-bias'; it accepts: none, global"),
         (["--preset", "huge"], "unknown preset 'huge'"),
     ],
 )
@@ -280,17 +281,6 @@ def wait_for(path: Path, proc: subprocess.Popen) -> None:
     while not path.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     assert path.exists(), "the run did not start"
-
-
-def wait_for_cpu(proc: subprocess.Popen, seconds: float) -> None:
-    """Wait until ``proc`` has used ``seconds`` of CPU time (Linux /proc), however loaded the machine is."""
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        if (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") >= seconds:
-            return
-        time.sleep(0.1)
-    raise AssertionError("the training run ended or did not get CPU time")
 
 
 def test_a_second_run_on_the_same_out_is_refused(example_venv, data, tmp_path) -> None:

@@ -206,7 +206,8 @@ def test_ctrl_c_during_run_is_one_line_and_writes_nothing(tmp_path, zoo_home) ->
     proc = subprocess.Popen(
         [sys.executable, "-m", "asmr_zoo", "run", "wavenet", "-t", "whispering", "-s", "600", "-o", "long.wav"],
         cwd=work, env=env, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal, even when this
+    )  # fmt: skip  # test runs in a background job, whose SIGINT the shell ignores (and children inherit)
     wait_for_cpu(proc, 6.0)  # imports and the C build done, generating (10 minutes of audio take far longer)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)

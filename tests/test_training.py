@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -170,7 +171,7 @@ def test_torchrun_two_processes_on_gloo(example_venv, data, tmp_path) -> None:
         "--nproc_per_node",
         "2",
         "--master_port",
-        "29517",
+        str(free_port()),  # not a fixed one: another test run on this machine may hold it
         "-m",
         "asmr_zoo",
         *train_args(data, "ddp.safetensors", "train.steps=20"),
@@ -274,6 +275,13 @@ def test_resume_without_a_resume_file_refuses_and_keeps_the_checkpoint(example_v
 def start_long_run(python: Path, data: Path, cwd: Path, out: str) -> subprocess.Popen:
     args = train_args(data, out, "train.steps=100000", "train.checkpoint_every=100000", "train.eval_every=100000")
     return subprocess.Popen([str(python), "-m", "asmr_zoo", *args], cwd=cwd, stderr=subprocess.PIPE, text=True)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def wait_for(path: Path, proc: subprocess.Popen) -> None:

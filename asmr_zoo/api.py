@@ -110,6 +110,27 @@ def check_request(seconds: float, batch: int) -> None:
         raise UsageError(f"--batch must be in [1, {MAX_BATCH}], got {batch}")
 
 
+def make_sampler(
+    name: str,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    seed: int | None = None,
+    batch: int = 1,
+    options: dict[str, Any] | None = None,
+    zoo: Any = None,
+) -> Any:
+    """The sampler ``name`` with these settings: every setting is checked here (`run` calls it before loading a
+    model, so a bad --seed or --top-p costs no checkpoint load)."""
+    from asmr_zoo.plugins import get_zoo
+
+    sampler_cls = (zoo or get_zoo()).load("samplers", name)
+    try:
+        return sampler_cls(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, batch=batch, **(options or {}))
+    except TypeError as exc:  # e.g. a string where the sampler compares numbers
+        raise UsageError(f"bad option for sampler '{name}': {exc}") from None
+
+
 @dataclass
 class Generator:
     """A loaded checkpoint, ready to generate: ``.generate(...)``, ``.sample_rate``, ``.triggers``."""
@@ -152,13 +173,7 @@ class Generator:
             trigger = pick_blend(trigger, served, note)
         else:
             trigger = pick_trigger(trigger, self.triggers, note)
-        sampler_cls = get_zoo().load("samplers", sampler)
-        try:
-            policy = sampler_cls(
-                temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, batch=batch, **(sampler_options or {})
-            )
-        except TypeError as exc:  # e.g. a string where the sampler compares numbers
-            raise UsageError(f"bad option for sampler '{sampler}': {exc}") from None
+        policy = make_sampler(sampler, temperature, top_k, top_p, seed, batch, sampler_options, get_zoo())
         cond = self.model.conditioner.encode([trigger] * batch)
         num_samples = max(1, round(seconds * self.sample_rate))
         return policy.generate(self.model, num_samples, cond, progress).float().numpy()

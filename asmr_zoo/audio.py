@@ -43,7 +43,13 @@ def write_audio(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = 
     fmt = "FLAC" if path.suffix.lower() == ".flac" else "WAV"
     clipped = np.clip(audio, -1.0, 1.0).T
     encoded = io.BytesIO()  # encoded in memory, written by Python: a full disk is an OSError, not libsndfile's
-    sf.write(encoded, clipped, sample_rate, subtype=subtype, format=fmt)  # "System error."
+    try:  # "System error."
+        sf.write(encoded, clipped, sample_rate, subtype=subtype, format=fmt)
+    except RuntimeError as exc:  # sf.LibsndfileError: e.g. more channels than the format holds
+        raise DataError(
+            f"cannot write {path} as {fmt} ({audio.shape[0]} channels at {sample_rate} Hz): "
+            f"{' '.join(str(exc).split()).split(': ')[-1]}"
+        ) from None
     atomic_write(path, lambda tmp: tmp.write_bytes(encoded.getvalue()))
 
 

@@ -15,11 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from asmr_zoo.errors import AsmrZooError, CheckpointError
+from asmr_zoo.validation import load_json
 
 FORMAT_VERSION = "1"
 PREFIX = "asmr_zoo."
-JSON_KEYS = ("vocabulary", "config", "extra.triggers", "extra.metrics", "extra.data", "extra.train")
 REQUIRED = ("format_version", "model", "conditioner", "codec", "sample_rate", "vocabulary", "config")
+_LIST, _MAPPING = (list, "a JSON list of trigger names"), (dict, "a JSON object")
+JSON_TYPES = {
+    "vocabulary": _LIST,
+    "config": _MAPPING,
+    "extra.triggers": _LIST,
+    "extra.metrics": _MAPPING,
+    "extra.data": _MAPPING,
+    "extra.train": _MAPPING,
+}
+JSON_KEYS = tuple(JSON_TYPES)  # the metadata values that hold JSON, and what each must be
 
 
 def sha256_file(path: Path) -> str:
@@ -91,7 +101,7 @@ def read_metadata(path: Path) -> dict[str, str]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint file {path} does not exist")
     try:
-        with safe_open(str(path), framework="pt") as fh:
+        with safe_open(str(path), framework="numpy") as fh:  # the header only: no torch needed
             raw = fh.metadata() or {}
     except Exception as exc:
         raise CheckpointError(
@@ -104,13 +114,25 @@ def read_metadata(path: Path) -> dict[str, str]:
         raise CheckpointError(f"{path} is not an asmr-zoo checkpoint: metadata lacks {', '.join(missing)}")
     for key in [k for k in JSON_KEYS if k in meta]:
         try:
-            json.loads(meta[key])
+            value = load_json(meta[key])
         except ValueError:
             raise CheckpointError(f"{path}: metadata '{PREFIX}{key}' is not valid JSON; re-create it") from None
+        if not isinstance(value, JSON_TYPES[key][0]) or (
+            isinstance(value, list) and not all(isinstance(v, str) for v in value)
+        ):
+            raise CheckpointError(
+                f"{path} has malformed asmr_zoo metadata: '{PREFIX}{key}' must be {JSON_TYPES[key][1]}, got "
+                f"{meta[key][:60]!r}; re-create it"
+            )
     if meta["format_version"] != FORMAT_VERSION:
         raise CheckpointError(
             f"{path} has checkpoint format version {meta['format_version']}, this asmr-zoo reads "
             f"version {FORMAT_VERSION}: upgrade asmr-zoo"
+        )
+    if not meta["sample_rate"].isdigit() or not 0 < int(meta["sample_rate"]) <= 1_000_000:
+        raise CheckpointError(
+            f"{path} has malformed asmr_zoo metadata: '{PREFIX}sample_rate' must be a positive whole number of Hz, "
+            f"got {meta['sample_rate'][:60]!r}; re-create it"
         )
     return meta
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from asmr_zoo.errors import DataError, UsageError
 from asmr_zoo.triggers import UNKNOWN
+from asmr_zoo.validation import load_json
 
 MANIFEST_NAME = "manifest.jsonl"
 PARTS_DIR = ".parts"
@@ -78,13 +79,42 @@ class ManifestRow:
 
     @classmethod
     def from_dict(cls, data: Any) -> ManifestRow:
+        """A row from its JSON object; ValueError names the first field that is missing or of the wrong type."""
         if not isinstance(data, dict):
             raise ValueError("a row must be a JSON object")
         names = {f.name for f in dataclasses.fields(cls)}
-        missing = [n for n in ("video_id", "trigger", "start", "end", "origin") if n not in data]
+        required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
+        missing = [n for n in required if n not in data]
         if missing:
             raise ValueError(f"missing field(s) {', '.join(missing)}")
-        return cls(**{k: v for k, v in data.items() if k in names})
+        row = cls(**{k: v for k, v in data.items() if k in names})
+        row.check()
+        return row
+
+    def check(self) -> None:
+        """Refuse field values of the wrong type or out of range (as a hand-edited or damaged line has them)."""
+        from asmr_zoo.triggers import validate_trigger_name
+        from asmr_zoo.validation import is_int, is_number
+
+        checks = {  # the annotations' base types: a string, a count or rate, a time (or a probability)
+            "str": ("a string", lambda v: isinstance(v, str)),
+            "int": ("a positive integer", lambda v: is_int(v) and v > 0),
+            "float": ("a finite number >= 0", lambda v: is_number(v) and v >= 0),
+        }
+        for spec in dataclasses.fields(self):
+            value, kind = getattr(self, spec.name), str(spec.type)
+            want, ok = checks[kind.split(" ")[0]]
+            if not (ok(value) or (value is None and kind.endswith("| None"))):
+                raise ValueError(f"'{spec.name}' must be {want}{' or null' * kind.endswith('| None')}, got {value!r}")
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"'end' {self.end} is before 'start' {self.start}")
+        if self.split not in SPLITS:
+            raise ValueError(f"'split' must be one of {', '.join(SPLITS)}, got {self.split!r}")
+        if self.trigger != UNKNOWN:
+            try:
+                validate_trigger_name(self.trigger)
+            except UsageError as exc:
+                raise ValueError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -182,26 +212,44 @@ class DatasetWriter:
     def write_video(
         self, video_id: str, segments: Iterable[tuple[ManifestRow, SegmentAudio | None]]
     ) -> list[ManifestRow]:
-        """Write each segment's audio (when given), then the video's part file: the video is finished."""
+        """Write each segment's audio (when given), then the video's part file: the video is finished. When a
+        segment fails, the files already written for the video are removed (it is redone as a whole)."""
         from asmr_zoo.audio import write_audio
 
-        rows = []
-        for row, audio in segments:
-            if row.video_id != video_id:
-                raise DataError(f"segment of video '{row.video_id}' written as part of video '{video_id}'")
-            if audio is not None and row.end is not None:
-                path, master = audio_paths(row.trigger, segment_stem(video_id, row.start, row.end), self.audio_format)
-                row.path = path
-                write_audio(self.root / row.path, audio.training, audio.sample_rate)
-                row.sample_rate, row.channels = audio.sample_rate, int(audio.training.shape[0])
-                if audio.master is not None:
-                    row.master = master
-                    write_audio(self.root / row.master, audio.master, audio.master_sample_rate, subtype="PCM_24")
-                    row.master_sample_rate = audio.master_sample_rate
-                    row.master_channels = int(audio.master.shape[0])
-            rows.append(row)
-        self.write_part(video_id, rows)
+        rows, written = [], []
+        try:
+            for row, audio in segments:
+                if row.video_id != video_id:
+                    raise DataError(f"segment of video '{row.video_id}' written as part of video '{video_id}'")
+                if audio is not None and row.end is not None:
+                    stem = segment_stem(video_id, row.start, row.end)
+                    path, master = audio_paths(row.trigger, stem, self.audio_format)
+                    row.path = path
+                    write_audio(self.root / row.path, audio.training, audio.sample_rate)
+                    written.append(self.root / row.path)
+                    row.sample_rate, row.channels = audio.sample_rate, int(audio.training.shape[0])
+                    if audio.master is not None:
+                        row.master = master
+                        write_audio(self.root / row.master, audio.master, audio.master_sample_rate, subtype="PCM_24")
+                        written.append(self.root / row.master)
+                        row.master_sample_rate = audio.master_sample_rate
+                        row.master_channels = int(audio.master.shape[0])
+                rows.append(row)
+            self.write_part(video_id, rows)
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
         return rows
+
+    def remove_video(self, video_id: str) -> None:
+        """Remove a finished video: its part file and the audio files its rows name (``finalise`` then drops it
+        from the manifest)."""
+        for row in self.finished_rows(video_id) or []:
+            for rel in (row.path, row.master):
+                if rel is not None:
+                    (self.root / rel).unlink(missing_ok=True)
+        self._part(video_id).unlink(missing_ok=True)
 
     def finalise(self, test_fraction: float = TEST_FRACTION) -> list[ManifestRow]:
         """Merge all finished videos into ``manifest.jsonl`` with the split by video; return the rows."""
@@ -265,7 +313,7 @@ def parse_rows(path: Path) -> list[ManifestRow]:
         if not line.strip():
             continue
         try:
-            rows.append(ManifestRow.from_dict(json.loads(line)))
+            rows.append(ManifestRow.from_dict(load_json(line)))
         except (ValueError, TypeError) as exc:
             raise DataError(
                 f"{path} line {number} is not a valid manifest row ({exc}); rerun the `asmr-zoo data` "

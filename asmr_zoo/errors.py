@@ -54,3 +54,33 @@ def os_error_line(exc: OSError) -> str:
     path = exc.filename2 or exc.filename
     what = _FIXES.get(exc.errno or -1) or (exc.strerror or exc.__class__.__name__).lower()
     return f"cannot write or read {path}: {what}" if path else what
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """A failed allocation: Python's MemoryError, or torch's allocator refusing (a RuntimeError)."""
+    return isinstance(exc, MemoryError) or "can't allocate memory" in str(exc) or "out of memory" in str(exc)
+
+
+def out_of_memory_line(exc: BaseException) -> str:
+    """An allocation failure as one line: how much was asked for, when torch says, and what to lower."""
+    import re
+
+    asked = re.search(r"allocate (\d+) bytes", str(exc))
+    size = f" ({int(asked.group(1)) / 1e9:.1f} GB asked for)" if asked else ""
+    return (
+        f"out of memory{size}: lower what sets the size of the work: --seconds, --batch or --clips; "
+        f"train.batch_size or the window; the model's sizes"
+    )
+
+
+def one_line(message: str) -> str:
+    """``message`` as one printable line: control characters and line breaks (``\\n``, ``\\f``, U+2028 ...), as
+    user-given names and paths may hold them, are shown as escapes instead of breaking or hiding the line."""
+    import unicodedata
+
+    def shown(char: str) -> str:
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            return repr(char)[1:-1]
+        return char
+
+    return "".join(shown(char) for char in message)

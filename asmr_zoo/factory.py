@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from asmr_zoo.errors import UsageError
 from asmr_zoo.interfaces import ModelConfig
 from asmr_zoo.plugins import Zoo, get_zoo
+
+MAX_PARAMETERS = 500_000_000  # 2 GB of float32 weights (8 GB to train with Adam): 7x the paper's WaveNet
 
 
 def resolve_config(
@@ -61,4 +64,46 @@ def build_model(
     codec = zoo.load("codecs", model_cls.codec_name)()
     if not isinstance(config, ModelConfig):
         config = resolve_config(model_cls.Config, model_cls.presets, preset, config)
-    return model_cls(config, cond_cls(vocabulary), codec)
+    check_model_config(config)
+    conditioner_obj = cond_cls(vocabulary)
+    _check_size(model_cls, config, conditioner_obj, codec)
+    return model_cls(config, conditioner_obj, codec)
+
+
+def check_model_config(config: ModelConfig, prefix: str = "model.") -> None:
+    """Refuse values no model can be built from, naming the key: numbers must be finite and >= 0, and a size (an
+    int field whose default is positive: layers, channels, hidden units, windows) must be >= 1; 0 is only for the
+    fields it turns off (those that default to 0, e.g. envelope_levels)."""
+    from asmr_zoo.validation import is_int, is_number
+
+    for spec in dataclasses.fields(config):
+        value, key = getattr(config, spec.name), f"{prefix}{spec.name}"
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{key} must be a finite number, got {value}")
+        if is_number(value) and value < 0:
+            raise UsageError(f"{key} must be >= 0, got {value}")
+        if is_int(value) and value == 0 and is_int(spec.default) and spec.default > 0:
+            raise UsageError(f"{key} must be >= 1 (0 leaves the model without it), got 0")
+
+
+def _check_size(model_cls: type, config: ModelConfig, conditioner: Any, codec: Any) -> None:
+    """Count the parameters of the model on torch's meta device (no memory) and refuse one too large to hold,
+    before its weights are allocated. Models that cannot be built on the meta device are not counted."""
+    import torch
+
+    from asmr_zoo.errors import AsmrZooError
+
+    if torch.empty(0).device.type == "meta":  # already building a skeleton (checkpoints' shape check): free
+        return
+    try:
+        with torch.device("meta"):
+            count = sum(p.numel() for p in model_cls(config, conditioner, codec).parameters())
+    except AsmrZooError:
+        raise
+    except Exception:
+        return
+    if count > MAX_PARAMETERS:
+        raise UsageError(
+            f"this {model_cls.name} config makes {count:,} parameters, more than the {MAX_PARAMETERS:,} asmr-zoo "
+            f"builds ({4 * count / 1e9:.0f} GB of weights): lower its sizes (layers, channels, hidden)"
+        )

@@ -51,7 +51,8 @@ class Codec(ABC):
     @property
     def silence(self) -> tuple[int, ...]:
         """The codes of a zero sample: where generation starts."""
-        return tuple(int(c) for c in self.encode(torch.zeros(1))[0])
+        with torch.device("cpu"):  # real numbers even while a model is sized on the meta device
+            return tuple(int(c) for c in self.encode(torch.zeros(1))[0])
 
     def scale(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes ``(..., heads)`` -> floats in [-1, 1] per head, the usual network input."""
@@ -123,8 +124,9 @@ class Conditioner:
             return torch.tensor([self.vocabulary.index(t) for t in requests], dtype=torch.long)
         weights = torch.zeros(len(blends), len(self.vocabulary))
         for row, blend in zip(weights, blends, strict=True):
+            peak = max(blend.values())  # scaled in Python first: 1e308 overflows float32, 1e-50 vanishes in it
             for trigger, weight in blend.items():
-                row[self.vocabulary.index(trigger)] = float(weight)
+                row[self.vocabulary.index(trigger)] = weight / peak
         return weights / weights.sum(dim=1, keepdim=True)
 
     def vectors(self, cond: torch.Tensor, table: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,7 @@ import yaml
 
 from asmr_zoo.errors import CheckpointError, RegistryError, UsageError
 from asmr_zoo.triggers import validate_trigger_name
+from asmr_zoo.validation import load_yaml
 
 SCHEMA_VERSION = 1
 REQUIRED = ("id", "model", "conditioner", "triggers", "codec", "sample_rate", "weights")
@@ -208,16 +209,18 @@ def read_registry_file(path: Path) -> tuple[list[Entry], list[str]]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise RegistryError(f"registry {path} is not UTF-8 text (byte {exc.start}): fix or delete the file") from None
     except OSError as exc:
-        raise RegistryError(f"cannot read registry {path}: {exc.strerror}") from exc
+        raise RegistryError(f"cannot read registry {path}: {exc.strerror}; fix or delete it") from exc
     try:
-        doc = yaml.safe_load(text)
+        doc = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise RegistryError(f"registry {path} is not valid YAML{where}: fix or delete the file") from exc
-    if doc is None:
-        return [], []
+    if doc is None:  # asmr-zoo writes atomically, so an empty registry is damage, not a fresh start
+        raise RegistryError(f"registry {path} is empty: restore it, or delete the file to start afresh")
     if not isinstance(doc, dict) or "entries" not in doc:
         raise RegistryError(f"registry {path} must be a mapping with 'schema_version' and 'entries'")
     version = doc.get("schema_version", SCHEMA_VERSION)
@@ -268,7 +271,7 @@ class Registry:
                 continue
             for entry in entries:
                 self.entries[entry.id] = entry
-        if user_file is not None and user_file.is_file():
+        if user_file is not None and user_file.exists():  # a directory there is an error, not "no registry"
             entries, warnings = read_registry_file(user_file)
             self.warnings.extend(warnings)
             for entry in entries:
@@ -367,9 +370,9 @@ def user_registry_lock(path: Path) -> Any:
 
 def _read_user_doc(path: Path) -> dict[str, Any]:
     doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "entries": []}
-    if path.is_file():
-        read_registry_file(path)  # refuse to rewrite a file we cannot read
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or doc
+    if path.exists():  # a file we cannot read (or a directory) is refused, never rewritten
+        read_registry_file(path)
+        doc = load_yaml(path.read_text(encoding="utf-8"))
     return doc
 
 

@@ -12,6 +12,7 @@ import torch
 
 from asmr_zoo.errors import UsageError
 from asmr_zoo.interfaces import Model, Sampler, SamplingPolicy
+from asmr_zoo.validation import check_seed, is_int, is_number, load_yaml
 
 Progress = Callable[[int, int], None]  # (steps done, total steps)
 
@@ -60,6 +61,7 @@ class PolicySampler(Sampler):
             raise UsageError(f"top-p must be in (0, 1] (1 disables it), got {top_p}")
         if batch < 1:
             raise UsageError(f"batch must be >= 1, got {batch}")
+        check_seed(seed)
         generator = torch.Generator()
         if seed is None:
             generator.seed()
@@ -145,6 +147,10 @@ class FoldedSampler(PolicySampler):
 
     def __init__(self, *args, fold_length: int = 8000, overlap: int = 800, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if not (is_int(fold_length) and is_int(overlap)):
+            raise UsageError(
+                f"fold_length and overlap must be whole numbers of samples, got {fold_length!r}, {overlap!r}"
+            )
         if overlap < 0 or fold_length <= overlap:
             raise UsageError(f"need 0 <= overlap < fold length, got overlap {overlap}, fold {fold_length}")
         self.fold_length, self.overlap = fold_length, overlap
@@ -187,15 +193,14 @@ POLICY_OPTIONS = ("temperature", "top_k", "top_p", "seed", "batch")
 def sampler_options(sampler_cls: type, pairs: list[str]) -> dict[str, Any]:
     """``key=value`` strings -> keyword arguments of ``sampler_cls`` (values parsed as YAML scalars), checked
     against its constructor: an unknown key is an error that lists the sampler's own options."""
-    import yaml
-
-    accepted = {
-        name
-        for cls in sampler_cls.__mro__
+    defaults = {  # each option's default, subclasses first
+        name: param.default
+        for cls in reversed(sampler_cls.__mro__)
         if "__init__" in vars(cls)
         for name, param in inspect.signature(cls.__init__).parameters.items()
         if param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD) and name != "self"
-    } - set(POLICY_OPTIONS)
+    }
+    accepted = set(defaults) - set(POLICY_OPTIONS)
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
@@ -207,11 +212,33 @@ def sampler_options(sampler_cls: type, pairs: list[str]) -> dict[str, Any]:
         if key not in accepted:
             own = ", ".join(sorted(accepted)) or "none"
             raise UsageError(f"sampler '{sampler_cls.name}' has no option '{key}'; its options: {own}")
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            value = raw
-        if isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(f"--sampler-option {key} must be a finite number, got {raw}")
-        options[key] = value
+        options[key] = _option_value(f"bad option for sampler '{sampler_cls.name}': {key}", raw, defaults[key])
     return options
+
+
+def _option_value(what: str, raw: str, default: Any) -> Any:
+    """``raw`` parsed as YAML, then held to the type of the option's ``default``: a number option takes a finite
+    number (an int option a whole one; ``1e9`` counts), a bool option true or false. Errors start with ``what``."""
+    import yaml
+
+    try:
+        value = load_yaml(raw)
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(default, bool) or not is_number(default):
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise UsageError(f"{what} must be true or false, got {raw!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{what} must be a finite number, got {raw!r}")
+        return value
+    try:
+        number = float(raw) if isinstance(value, str) else value  # YAML reads 1e9 as a string
+    except ValueError:
+        number = None
+    if not is_number(number):
+        raise UsageError(f"{what} must be a finite number, got {raw!r}")
+    if is_int(default):
+        if float(number) != int(number):
+            raise UsageError(f"{what} must be a whole number, got {raw!r}")
+        return int(number)
+    return float(number)

@@ -30,6 +30,7 @@ HEAD_RADIUS_M = 0.0875
 SPEED_OF_SOUND_M_S = 343.0
 ALPHA_MIN, THETA_MIN_DEG = 0.1, 150.0  # Brown & Duda 1998: the deepest shadow, 150 degrees from the ear
 BLOCK_SECONDS = 0.016  # rendering blocks (half-overlapping), each at its centre's azimuth
+MIN_PERIOD_S = 2 * BLOCK_SECONDS  # a faster sweep skips whole turns between blocks (and 1e-310 s overflows)
 PEAK_CEILING = 10 ** (-1 / 20)  # -1 dBFS: louder renders are scaled down, never clipped
 PATHS = ("left", "right", "center", "ear-to-ear", "circle")
 DEFAULT_PERIOD_S = 4.0
@@ -48,6 +49,11 @@ def check_path(path: str, period: float | None) -> float:
     period = DEFAULT_PERIOD_S if period is None else float(period)
     if not (0 < period <= 3600):  # also false for NaN
         raise UsageError(f"--period must be a number of seconds in (0, 3600], not {period}")
+    if period < MIN_PERIOD_S and path in ("ear-to-ear", "circle"):
+        raise UsageError(
+            f"--period {period:g} is shorter than the {MIN_PERIOD_S:g} s of two rendering blocks, so the sweep "
+            f"cannot be rendered: use at least {MIN_PERIOD_S:g}"
+        )
     return period
 
 

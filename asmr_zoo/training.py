@@ -25,7 +25,11 @@ from torch import nn
 
 from asmr_zoo.checkpoints import atomic_write, save_checkpoint
 from asmr_zoo.errors import CheckpointError, DataError, UsageError
+from asmr_zoo.factory import check_model_config
 from asmr_zoo.interfaces import Model, ModelConfig
+from asmr_zoo.validation import check_seed, load_json
+
+MAX_LR = 1.0
 
 
 @dataclass
@@ -59,6 +63,10 @@ class TrainConfig:
             value = getattr(self, key)
             if not math.isfinite(value) or value < 0 or (key == "lr" and value == 0):
                 raise UsageError(f"train.{key} must be a finite number {'> 0' if key == 'lr' else '>= 0'}, got {value}")
+        for key in ("lr", "lr_min"):
+            if getattr(self, key) > MAX_LR:  # Adam's steps are about lr in size: beyond this, weights only diverge
+                raise UsageError(f"train.{key} must be a finite number > 0 and <= {MAX_LR:g}, got {getattr(self, key)}")
+        check_seed(self.seed, "train.seed")
 
 
 # -- configs ---------------------------------------------------------------------------------------
@@ -138,13 +146,7 @@ def resolve_training_config(
     except OmegaConfBaseException as exc:
         raise UsageError(f"bad config value: {str(exc).splitlines()[0]}") from exc
     train_cfg.validate()
-    for key, value in dataclasses.asdict(model_cfg).items():  # sizes and windows: positive, finite numbers
-        if isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(f"model.{key} must be a finite number, got {value}")
-        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
-            raise UsageError(f"model.{key} must be >= 0, got {value}")
-    if model_cfg.window < 1:
-        raise UsageError(f"model.window must be >= 1, got {model_cfg.window}")
+    check_model_config(model_cfg)  # sizes and windows: positive, finite numbers
     return model_cfg, train_cfg, explicit
 
 
@@ -316,30 +318,88 @@ def load_resume(
     path: Path, model: Model, optimizer: torch.optim.Optimizer, info: dict[str, Any]
 ) -> tuple[int, dict[str, Any], float]:
     """Restore a resume file written by ``save_resume``; returns the step to continue from, the best and the
-    training seconds spent so far."""
+    training seconds spent so far. A file that is not what ``save_resume`` writes is refused before anything
+    is restored (a CheckpointError naming the problem)."""
     from safetensors import safe_open
+
+    def broken(why: str) -> CheckpointError:
+        return CheckpointError(f"resume file {path} {why}: delete it to start afresh, or choose another --out")
 
     try:
         with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata()
+            meta = fh.metadata() or {}
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open has no iterator)
     except Exception as exc:
-        raise CheckpointError(f"resume file {path} is unreadable ({exc}): delete it to start afresh") from exc
-    saved = json.loads(meta["info"])
+        raise broken(f"is unreadable ({' '.join(str(exc).split())})") from exc
+    try:
+        saved, groups = load_json(meta["info"]), load_json(meta["param_groups"])
+        step, best = int(meta["step"]), load_json(meta.get("best", "{}"))
+        seconds = float(meta.get("train_seconds", 0))
+    except (KeyError, ValueError) as exc:
+        raise broken(f"has malformed metadata ({type(exc).__name__}: {exc})") from None
+    if not (isinstance(saved, dict) and isinstance(best, dict) and isinstance(groups, list)):
+        raise broken("has malformed metadata (info, best or param_groups of the wrong type)")
+    if step < 0 or not math.isfinite(seconds) or seconds < 0:
+        raise broken(f"has malformed metadata (step {step}, train_seconds {seconds})")
     for key in ("model", "conditioner", "vocabulary", "model_config"):
         if saved.get(key) != info.get(key):
             raise UsageError(
                 f"resume file {path} was made with a different {key.replace('_', ' ')} ({saved.get(key)}): "
                 f"use the same settings, another --out, or delete it to start afresh"
             )
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     state: dict[int, dict[str, Any]] = {}
-    for key, value in tensors.items():
-        if key.startswith("opt."):
-            _, idx, name = key.split(".", 2)
-            state.setdefault(int(idx), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
-    return int(meta["step"]), json.loads(meta.get("best", "{}")), float(meta.get("train_seconds", 0))
+    try:
+        for key, value in tensors.items():
+            if key.startswith("opt."):
+                _, idx, name = key.split(".", 2)
+                state.setdefault(int(idx), {})[name] = value
+    except ValueError:
+        raise broken(f"has a malformed optimizer tensor name '{key}'") from None
+    problem = _optimizer_state_problem(state, groups, optimizer)
+    if problem:
+        raise broken(problem)
+    try:
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    except RuntimeError as exc:  # missing, unexpected or misshapen weights
+        raise broken(f"does not fit this model ({' '.join(str(exc).split())[:300]})") from None
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+    return step, best, seconds
+
+
+def _kind(value: Any) -> str:
+    """A JSON-level type: numbers are one kind, lists and tuples another (JSON turns tuples into lists)."""
+    if isinstance(value, bool) or value is None:
+        return type(value).__name__
+    if isinstance(value, (int, float)):
+        return "number"
+    return "list" if isinstance(value, (list, tuple)) else type(value).__name__
+
+
+def _optimizer_state_problem(state: dict[int, dict[str, Any]], groups: list, optimizer: Any) -> str | None:
+    """Why the saved optimizer ``state`` and ``groups`` cannot be loaded into ``optimizer``, or None: each group's
+    settings of the fresh optimizer's types and its parameters' indices; every parameter the same state tensors,
+    each a scalar or shaped like the parameter."""
+    fresh = optimizer.param_groups
+    if len(groups) != len(fresh) or not all(isinstance(g, dict) for g in groups):
+        return f"has {len(groups)} optimizer parameter groups where this optimizer has {len(fresh)}"
+    params = [p for group in fresh for p in group["params"]]
+    for saved, group in zip(groups, fresh, strict=True):
+        wrong = [k for k in saved.keys() & group.keys() - {"params"} if _kind(saved[k]) != _kind(group[k])]
+        indices = saved.get("params")
+        if wrong or not isinstance(indices, list) or len(indices) != len(group["params"]):
+            return f"has a malformed optimizer parameter group ({(wrong or ['params'])[0]})"
+        if not all(isinstance(i, int) and 0 <= i < len(params) for i in indices):
+            return "lists parameters this optimizer does not have"
+    names = {name for entry in state.values() for name in entry}
+    if state and len(state) != len(params):
+        return f"has optimizer state for {len(state)} parameters where this model has {len(params)}"
+    for idx, entry in state.items():
+        if not 0 <= idx < len(params) or set(entry) != names:
+            return f"lacks optimizer state {sorted(names - set(entry))} of parameter {idx}"
+        shapes = {name: list(t.shape) for name, t in entry.items() if t.dim()}
+        if any(shape != list(params[idx].shape) for shape in shapes.values()):
+            return f"has optimizer state shaped {shapes} for parameter {idx} of shape {list(params[idx].shape)}"
+    return None
 
 
 class TrainingInterrupted(UsageError):

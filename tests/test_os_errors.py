@@ -67,3 +67,11 @@ def test_output_where_no_file_can_be_written_is_one_line(cli, tmp_path, out) -> 
     result = cli("run", "wavenet", "-t", "whispering", "-s", "0.05", "-o", out)
     assert_one_line_error(result, out.split("/")[0])
     assert stray(tmp_path) == []
+
+
+def test_a_name_with_line_breaks_stays_on_the_one_error_line(cli, tmp_path) -> None:
+    """A user-given id with a form feed, a newline and U+2028 in it is echoed escaped, on one line."""
+    result = cli("unregister", "--", "bad\fname\nwith\u2028breaks")
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode != 0
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "bad\\x0cname\\nwith\\u2028breaks" in lines[0]

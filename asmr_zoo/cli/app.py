@@ -8,7 +8,7 @@ import warnings
 import typer
 
 from asmr_zoo import __version__
-from asmr_zoo.errors import AsmrZooError, os_error_line
+from asmr_zoo.errors import AsmrZooError, is_out_of_memory, one_line, os_error_line, out_of_memory_line
 
 app = typer.Typer(
     name="asmr-zoo",
@@ -45,7 +45,7 @@ def build_app() -> typer.Typer:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings as one ``warning: ...`` line on stderr, without the source line Python shows."""
-    typer.secho(f"warning: {message}", fg="yellow", err=True)
+    typer.secho(f"warning: {one_line(str(message))}", fg="yellow", err=True)
 
 
 def main() -> None:
@@ -53,10 +53,15 @@ def main() -> None:
     try:
         build_app()(standalone_mode=True)
     except AsmrZooError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
+        typer.secho(f"error: {one_line(str(exc))}", fg="red", err=True)
         sys.exit(exc.exit_code)
     except OSError as exc:  # a full disk, a read-only mount, a directory where a file should be: one line
-        typer.secho(f"error: {os_error_line(exc)}", fg="red", err=True)
+        typer.secho(f"error: {one_line(os_error_line(exc))}", fg="red", err=True)
+        sys.exit(1)
+    except (MemoryError, RuntimeError) as exc:  # torch reports a failed allocation as a RuntimeError
+        if not is_out_of_memory(exc):
+            raise
+        typer.secho(f"error: {out_of_memory_line(exc)}", fg="red", err=True)
         sys.exit(1)
     except SystemExit as exc:
         if exc.code == 130:  # click turned Ctrl-C into exit 130; files are written atomically, none is half-done

@@ -223,7 +223,17 @@ def run_command(
 ) -> None:
     """Generate audio of a trigger and write a WAV: from the checkpoint the registry picks for (model,
     conditioner, trigger), from a registered --id, or from a --checkpoint file (which names its own model)."""
-    from asmr_zoo.api import Generator, check_request, label_of, load, parse_triggers, pick_blend, pick_trigger, resolve
+    from asmr_zoo.api import (
+        Generator,
+        check_request,
+        label_of,
+        load,
+        make_sampler,
+        parse_triggers,
+        pick_blend,
+        pick_trigger,
+        resolve,
+    )
 
     zoo = get_zoo()
     note = lambda text: err_console.print(text, highlight=False)  # noqa: E731
@@ -233,6 +243,7 @@ def run_command(
 
     options = sampler_options(zoo.load("samplers", sampler_name), sampler_option or [])
     check_request(seconds, batch)  # before any model is loaded
+    make_sampler(sampler_name, temperature, top_k, top_p, seed, batch, options, zoo)
     trigger = parse_triggers(trigger_values)
     use_threads(threads)
     if channels not in (None, 1, 2):
@@ -314,7 +325,7 @@ def register_command(
     removed only after the new entry is in place."""
     import shutil
 
-    from asmr_zoo.checkpoints import atomic_write, read_metadata, sha256_file
+    from asmr_zoo.checkpoints import atomic_write, load_checkpoint, read_metadata, sha256_file
     from asmr_zoo.paths import user_home, user_registry
     from asmr_zoo.registry import (
         add_user_entry,
@@ -335,10 +346,11 @@ def register_command(
         raise UsageError(f"{checkpoint} does not say which trigger it serves: pass --trigger NAME")
     for name in triggers:
         validate_trigger_name(name)
-    entry_id = validate_id(checkpoint_id or checkpoint.stem.lower().replace(" ", "-"))
+    entry_id = validate_id(checkpoint.stem.lower().replace(" ", "-") if checkpoint_id is None else checkpoint_id)
     registry, merged = user_registry(), _registry(get_zoo())
     if entry_id in merged.entries and entry_id not in merged.user_ids:
         raise UsageError(f"'{entry_id}' is a shipped checkpoint id; choose another --id")
+    load_checkpoint(checkpoint, zoo=get_zoo())  # what cannot be loaded is not registered (config, tensors)
     with user_registry_lock(registry):
         clean_orphans(registry)  # what a killed register left: temp files, copies no entry points at
         old = user_entry(registry, entry_id)

@@ -25,6 +25,9 @@ def _check_out(out: Path, resume: bool) -> None:
         raise UsageError(f"--out {out} must end in .safetensors")
     if not out.parent.is_dir():
         raise UsageError(f"output directory {out.parent} does not exist; create it first")
+    for path in (out, resume_path(out)):
+        if path.exists() and not path.is_file():
+            raise UsageError(f"{path} is not a file (a directory?): move it away, or choose another --out")
     if not resume and (out.exists() or resume_path(out).exists()):
         raise UsageError(f"{out} already exists: pass --resume to continue that run, or choose another --out")
     if resume and out.exists() and not resume_path(out).exists():

@@ -81,6 +81,8 @@ def cut(
     first = min(round(start * rate), wav.frames)
     wav.seek(first)
     audio = wav.read(max(0, round(end * rate) - first), dtype="float32", always_2d=True).T
+    if not np.isfinite(audio).all():  # float files can hold them; they would poison every statistic downstream
+        raise DataError(f"the audio has NaN or infinite samples in {start:g}-{end:g} s")
     return Segment(
         trigger,
         raw_label,

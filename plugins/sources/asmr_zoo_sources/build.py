@@ -3,7 +3,9 @@ the manifest."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -13,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from asmr_zoo.dataset import PARTS_DIR, DatasetWriter, ManifestRow, SegmentAudio, parse_rows
+from asmr_zoo.dataset import MANIFEST_NAME, PARTS_DIR, DatasetWriter, ManifestRow, SegmentAudio, parse_rows
 from asmr_zoo.datasource import Segment
 from asmr_zoo.errors import DataError, UsageError
 from asmr_zoo.triggers import UNKNOWN
@@ -41,6 +43,7 @@ class BuildReport:
     unlabelled: int = 0  # rows kept as unknown or dropped (too short, silent)
     no_trigger: int = 0  # of those, the rows kept without audio for lack of a trigger (--unlabelled writes them)
     rows: list[ManifestRow] = field(default_factory=list)  # the whole manifest after the run
+    fresh: bool = False  # the run made ``out`` (it did not exist before)
 
     def count(self, rows: Sequence[ManifestRow]) -> None:
         """Add a processed video's rows to the counts."""
@@ -64,6 +67,13 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
         raise UsageError(f"--shard '{text}' is not of the form i/n with 1 <= i <= n, e.g. --shard 2/8")
     return int(match.group(1)), int(match.group(2))
+
+
+def check_sample_rate(sample_rate: int) -> int:
+    """The training copies' sample rate: 1 to 192 kHz."""
+    if sample_rate < 1000 or sample_rate > 192000:
+        raise UsageError(f"--sample-rate {sample_rate} is out of range; use e.g. 16000")
+    return sample_rate
 
 
 def check_channels(channels: int) -> int:
@@ -183,8 +193,7 @@ def build_dataset(
     ``channels``: of the training copies (1: mono downmix, 2: stereo); masters keep the source's.
     ``unlabelled``: write segments without a trigger too; ``labeller``: label those (implies ``unlabelled``).
     ``workers``: threads fetching videos ahead of the writer."""
-    if sample_rate < 1000 or sample_rate > 192000:
-        raise UsageError(f"--sample-rate {sample_rate} is out of range; use e.g. 16000")
+    check_sample_rate(sample_rate)
     check_channels(channels)
     check_workers(workers)
     check_resume_channels(out, channels)
@@ -197,6 +206,7 @@ def build_dataset(
         console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     source.report = lambda message: say(f"warning: {message}")
+    fresh = not Path(out).exists()  # a run that makes nothing of it leaves no folder behind
     units = [u for u in source.units(items) if in_shard(u.video_id, shard)]
     removed, freed = sweep(Path(out) / WORK_DIR)
     if removed:
@@ -208,14 +218,15 @@ def build_dataset(
     with Progress(*columns, console=console, transient=True) as progress, _run_folder(source):
         todo = _unfinished(units, writer, how, report, progress, say)
         task = progress.add_task(f"{source.name}: videos", total=len(todo))
-        for fetched in fetched_units(todo, workers, retry):
+        for number, fetched in enumerate(fetched_units(todo, workers, retry), 1):
             video_id = fetched.unit.video_id
             progress.update(task, description=f"{source.name}: {video_id}")
             try:
                 rows = writer.write_video(video_id, _processed(video_id, fetched.segments(), fetched.unit.item, how))
             except DataError as exc:
                 report.failed.append((video_id, str(exc)))
-                say(f"error: {video_id}: {exc}")
+                if number < len(todo) or report.usable:  # else the run failed: its one error line says this
+                    say(f"error: {video_id}: {exc}")
             else:
                 report.processed.append(video_id)
                 report.count(rows)
@@ -224,7 +235,29 @@ def build_dataset(
             progress.advance(task)
     if report.usable or Path(out, PARTS_DIR).is_dir():
         report.rows = writer.finalise()
+    elif fresh:  # only folders were made (the download folder): remove them
+        prune_empty(Path(out))
+    report.fresh = fresh
     return report
+
+
+def prune_empty(root: Path) -> None:
+    """Remove the empty folders under ``root`` and ``root`` itself if it ends up empty; a folder with anything in
+    it (another run's files) stays."""
+    for top, _, _ in sorted(os.walk(root), key=lambda entry: -len(Path(entry[0]).parts)):
+        with contextlib.suppress(OSError):
+            Path(top).rmdir()
+
+
+def discard_run(out: Path, report: BuildReport) -> None:
+    """Undo a run into a fresh ``out`` that wrote no clip (every segment dropped): its finished videos would be
+    skipped by a rerun with other settings, so they, the manifest and the emptied folders go."""
+    writer = DatasetWriter(out)
+    for video_id in report.processed:
+        writer.remove_video(video_id)
+    if not any((Path(out) / PARTS_DIR).glob("*.jsonl")):
+        (Path(out) / MANIFEST_NAME).unlink(missing_ok=True)
+    prune_empty(Path(out))
 
 
 def _unfinished(

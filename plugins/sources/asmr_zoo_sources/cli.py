@@ -108,7 +108,7 @@ def _run(
     labelling: Labelling = Labelling(),
     workers: int = 1,
 ) -> None:
-    from asmr_zoo_sources.build import build_dataset, parse_shard
+    from asmr_zoo_sources.build import build_dataset, discard_run, parse_shard
     from asmr_zoo_sources.workers import check_workers
 
     if min_seconds < 0:
@@ -140,13 +140,24 @@ def _run(
         f"{classified}, {report.unlabelled} kept as unknown or dropped"
         + (f" -> {out / 'manifest.jsonl'}" if report.usable else "")
     )
-    if not report.usable:
-        raise DataError(f"nothing could be processed: all {len(report.failed)} videos failed (see the messages above)")
+    if not report.usable:  # the last failure was not printed (build_dataset): this line says it
+        video_id, message = report.failed[-1]
+        others = f"all {len(report.failed)} videos failed (the others above); " if len(report.failed) > 1 else ""
+        raise DataError(f"nothing could be processed: {others}{video_id}: {message}")
     if report.processed and report.written + report.unlabelled_clips == 0 and report.no_trigger:
         raise DataError(
             f"no clip was written: the {report.no_trigger} segments of the {len(report.processed)} video(s) processed "
             f"name no known trigger (they are kept in the manifest as unknown); rerun with --unlabelled to write "
             f"them as unlabelled clips, or --label auto --classifier-data DIR to label them with a classifier"
+        )
+    if report.processed and report.written + report.unlabelled_clips == 0:
+        notes = sorted({row.note for row in report.rows if row.path is None and row.note})
+        if report.fresh:  # else a rerun with other settings would skip these videos as finished
+            discard_run(out, report)
+        raise DataError(
+            f"no clip was written: all {report.unlabelled} segments of the {len(report.processed)} video(s) "
+            f"processed were dropped ({'; '.join(notes) or 'no audio'}); give longer or louder recordings, or "
+            f"lower --min-seconds"
         )
 
 
@@ -196,11 +207,12 @@ def synth(
     audio_format: str = FORMAT,
 ) -> None:
     """Generate the procedural, license-free demo corpus."""
-    from asmr_zoo_sources.build import check_channels
+    from asmr_zoo_sources.build import check_channels, check_sample_rate
     from asmr_zoo_sources.synthetic import SyntheticSource
 
     names = [t.strip() for t in triggers.split(",") if t.strip()]
     training = 1 if channels is None else check_channels(channels)
+    check_sample_rate(sample_rate)  # every setting is checked before the settings record is written
     source = SyntheticSource(minutes=minutes, seed=seed, channels=channels or 2, clip_seconds=clip_seconds)
     source.triggers(names)  # an unknown trigger is the error to report first
     # --channels is checked against the finished videos by the build itself (check_resume_channels)

@@ -22,6 +22,7 @@ from typing import Any
 
 from asmr_zoo.errors import DataError
 from asmr_zoo.triggers import UNKNOWN, normalise_trigger, split_trigger
+from asmr_zoo.validation import is_number
 from asmr_zoo_sources.timestamps import Mark, Span, chapter_marks, parse_timestamps, resolve_spans
 
 MIN_COMMENT_TIMESTAMPS = 2  # a lone "3:45 lol" is a reaction, not a list of triggers
@@ -59,7 +60,7 @@ class LabelChoice:
 def duration_of(info: dict[str, Any]) -> float | None:
     """The video's duration in seconds from its metadata, if it is a positive number."""
     duration = info.get("duration")
-    ok = isinstance(duration, (int, float)) and not isinstance(duration, bool) and duration > 0
+    ok = is_number(duration) and duration > 0
     return float(duration) if ok else None
 
 

@@ -50,7 +50,15 @@ def read_rows(path: Path) -> tuple[list[ManifestEntry], list[str]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"manifest {path} could not be read ({exc})") from exc
     rows, problems = [], []
-    for number, fields in enumerate(csv.reader(text.splitlines()), 1):
+    reader = csv.reader(text.splitlines())
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a field over the csv module's size limit, a stray quote
+            raise DataError(f"manifest {path} line {reader.line_num} is not CSV ({exc})") from None
+        number = reader.line_num
         fields = [f.strip() for f in fields]
         if not fields or not fields[0] or fields[0].startswith("#"):
             continue
@@ -107,6 +115,9 @@ class ManifestSource(UnitSource):
                 continue
             for problem in problems:
                 self.report(problem)
+            if not rows:  # nothing to cut is an error of that file, not an empty success
+                bad = f" ({len(problems)} malformed, see the warnings)" if problems else ""
+                rows = DataError(f"manifest {item} lists no segments{bad}: rows are video_id, start, end[, label]")
             read.append((item, rows))
         self._check_labels([row for _, rows in read if not isinstance(rows, DataError) for row in rows])
         for item, rows in read:

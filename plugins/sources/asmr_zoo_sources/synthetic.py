@@ -28,9 +28,11 @@ import numpy as np
 
 from asmr_zoo.datasource import Segment
 from asmr_zoo.errors import DataError, UsageError
+from asmr_zoo.validation import check_seed
 from asmr_zoo_sources.base import Unit, UnitSource
 
 SYNTH_RATE = 22050
+MIN_CLIP_SECONDS = 1.0  # the shortest video: shorter ones are all under the build's minimum segment length
 NOISE_FLOOR = 10 ** (-66 / 20)
 
 # Per material: modes as (frequency Hz, decay s, amplitude), the share of noise in the attack click,
@@ -252,9 +254,15 @@ class SyntheticSource(UnitSource):
             )
         if channels not in (1, 2):
             raise UsageError(f"channels must be 1 or 2, not {channels}")
-        self.minutes, self.seed, self.channels, self.rate = minutes, seed, channels, rate
+        self.minutes, self.seed, self.channels, self.rate = minutes, check_seed(seed), channels, rate
         self.videos = max(3, math.ceil(minutes * 60 / clip_seconds))
         self.clip_seconds = minutes * 60 / self.videos
+        if self.clip_seconds < MIN_CLIP_SECONDS:  # shorter videos are all dropped by the build's minimum length
+            raise UsageError(
+                f"--minutes {minutes:g} and --clip-seconds {clip_seconds:g} make {self.videos} videos of "
+                f"{self.clip_seconds:.3g} s per trigger, shorter than the {MIN_CLIP_SECONDS:g} s a clip must last: "
+                f"raise --minutes (to at least {3 * MIN_CLIP_SECONDS / 60:.2f}) or --clip-seconds"
+            )
 
     @staticmethod
     def triggers(items: Sequence[str]) -> list[str]:

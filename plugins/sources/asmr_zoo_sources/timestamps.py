@@ -26,6 +26,7 @@ Nothing here raises on any text: the worst input yields no marks.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -236,7 +237,7 @@ def parse_timestamps(text: str) -> list[Mark]:
 def chapter_marks(chapters: Iterable[object]) -> list[Mark]:
     """Marks from yt-dlp's ``chapters`` (dicts: start_time, end_time, title); bad entries are skipped."""
     marks = []
-    for chapter in chapters or ():
+    for chapter in chapters if isinstance(chapters, (list, tuple)) else ():
         if not isinstance(chapter, dict):
             continue
         try:
@@ -247,6 +248,9 @@ def chapter_marks(chapters: Iterable[object]) -> list[Mark]:
             end: float | None = float(chapter.get("end_time"))
         except (TypeError, ValueError):
             end = None
+        if not math.isfinite(start):  # JSON's NaN and Infinity are no times
+            continue
+        end = end if end is not None and math.isfinite(end) else None
         marks.append(Mark(start, clean_label(str(chapter.get("title") or "")), end if end and end > start else None))
     return marks
 

@@ -8,6 +8,7 @@ deletes it. Runs sharing ``<out>`` (``--shard i/n`` jobs) never delete each othe
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -24,7 +25,8 @@ _NEW_GRACE_SECONDS = 60.0
 
 @contextmanager
 def run_folder(work: Path) -> Iterator[Path]:
-    """A fresh folder under ``work``, locked until the context exits, then deleted."""
+    """A fresh folder under ``work``, locked until the context exits, then deleted (and ``work`` with it when no
+    other run's folder is left there)."""
     work.mkdir(parents=True, exist_ok=True)
     new = Path(tempfile.mkdtemp(prefix=_NEW, dir=work))
     handle = os.open(new, os.O_RDONLY)
@@ -36,6 +38,8 @@ def run_folder(work: Path) -> Iterator[Path]:
             yield folder
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):  # not empty: another run works there
+                work.rmdir()
     finally:
         os.close(handle)
 

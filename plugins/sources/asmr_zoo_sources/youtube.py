@@ -11,7 +11,6 @@ from it here. Nothing is downloaded for a video whose labels name no trigger.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 from asmr_zoo.datasource import Segment
 from asmr_zoo.errors import DataError
 from asmr_zoo.triggers import UNKNOWN, normalise_trigger
+from asmr_zoo.validation import load_json
 from asmr_zoo_sources.base import Unit, UnitSource, cut, raiser, unlabelled
 from asmr_zoo_sources.ffmpeg import fetched_audio
 from asmr_zoo_sources.label_sources import choose_labels, duration_of, labelled_spans
@@ -42,10 +42,10 @@ class _QuietLogger:
 def load_info_json(path: Path) -> dict[str, Any]:
     """A saved yt-dlp info JSON, checked for what we need; DataError otherwise."""
     try:
-        info = json.loads(Path(path).read_text(encoding="utf-8"))
+        info = load_json(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"info JSON {path} could not be read ({exc.__class__.__name__}: {exc})") from exc
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # not JSON, or nested deeper than it can be read
         raise DataError(f"info JSON {path} is not valid JSON ({exc}); save it with `yt-dlp --write-info-json`") from exc
     if not isinstance(info, dict):
         raise DataError(f"info JSON {path} holds a {type(info).__name__}, not a yt-dlp info object")

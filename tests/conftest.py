@@ -25,9 +25,16 @@ def zoo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-def cli_runner(default_cwd: Path, base_env: dict[str, str] | None = None) -> Callable[..., subprocess.CompletedProcess]:
+def cli_runner(
+    default_cwd: Path, base_env: dict[str, str] | None = None, memory_limit: int | None = None
+) -> Callable[..., subprocess.CompletedProcess]:
     """A function running ``python -m asmr_zoo ARGS`` in a subprocess (cwd: ``default_cwd``), returning the
-    result; ``base_env`` is added to the environment of every call."""
+    result; ``base_env`` is added to the environment of every call; ``memory_limit``: the address space each
+    command may use (bytes), so a command that balloons fails instead of taking the machine down."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
 
     def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300):
         full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(base_env or {}), **(env or {})}
@@ -35,9 +42,11 @@ def cli_runner(default_cwd: Path, base_env: dict[str, str] | None = None) -> Cal
             [sys.executable, "-m", "asmr_zoo", *args],
             capture_output=True,
             text=True,
+            errors="replace",
             env=full_env,
             cwd=cwd or default_cwd,
             timeout=timeout,
+            preexec_fn=limit if memory_limit else None,
         )
 
     return run

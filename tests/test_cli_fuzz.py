@@ -11,11 +11,8 @@ the command line and its stderr, so it can be rerun by hand.
 
 from __future__ import annotations
 
-import os
-import resource
 import shlex
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +20,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
+
+from tests.conftest import cli_runner
 
 MEMORY_LIMIT = 6 << 30  # per command: a case that balloons fails here instead of taking the machine down
 TIMEOUT = 180
@@ -42,23 +41,10 @@ def fuzz_settings(examples: int) -> settings:
     )
 
 
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-
 def zoo(cwd: Path, home: Path, args: Sequence[str]) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ASMR_ZOO_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
+    env = {"ASMR_ZOO_HOME": str(home), "OMP_NUM_THREADS": "1"}
     try:
-        return subprocess.run(
-            [sys.executable, "-m", "asmr_zoo", *args],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=TIMEOUT,
-            preexec_fn=_limit_memory,
-        )
+        return cli_runner(cwd, env, MEMORY_LIMIT)(*args, timeout=TIMEOUT)
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"$ asmr-zoo {_quoted(args)}\nran past {TIMEOUT} s\nstderr:\n{exc.stderr}")
 

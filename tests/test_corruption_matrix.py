@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import resource
 import shutil
 import struct
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,34 +27,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.conftest import cli_runner
+
 MEMORY_LIMIT = 6 << 30  # address space per command: a parser that balloons fails here instead of the machine
 SEED = 1234
 TRAIN = ["--preset", "tiny", "train.steps=1", "train.batch_size=1", "model.window=400"]
 
 
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     """``asmr-zoo ARGS`` in a subprocess, in ``cwd``, with ``cwd/home`` as ASMR_ZOO_HOME and one thread."""
-    env = {
-        **os.environ,
-        "ASMR_ZOO_HOME": str(cwd / "home"),
-        "NO_COLOR": "1",
-        "COLUMNS": "200",
-        "OMP_NUM_THREADS": "1",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "asmr_zoo", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=240,
-        preexec_fn=_limit_memory,
-    )
+    env = {"ASMR_ZOO_HOME": str(cwd / "home"), "OMP_NUM_THREADS": "1"}
+    return cli_runner(cwd, env, MEMORY_LIMIT)(*args, timeout=240)
 
 
 def snapshot(root: Path) -> dict[str, str]:

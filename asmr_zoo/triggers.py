@@ -7,23 +7,26 @@ Portuguese, Italian, Japanese and Korean, with microphone brands and models, are
 ``asmr_zoo.trigger_lexicon``. A label is read in six steps:
 
 1. Folding: NFKC, case folded, accents dropped ("Cepíllado" is "cepillado"); a German umlaut also matches
-   as "ue" ("Flüstern", "Flustern", "Fluestern").
+   as "ue" ("Flüstern", "Flustern", "Fluestern"); Korean ㅐ and ㅔ, often swapped, are one ("스크레칭").
 2. Words: Latin-script text splits into words; a Japanese or Korean run, written without spaces between
    words, splits into the lexicon's words found in it, longest first ("マイクブラッシング": マイク, ブラッシング).
 3. A Latin word that is not in the lexicon is corrected once: a plural to its singular ("woods"), a German
-   compound into two lexicon words ("Holzklopfen"), else a typo to the one vocabulary meaning within a small
-   edit distance (``_fuzzy``). Nothing else is corrected.
+   compound into two lexicon words ("Holzklopfen") or into a material and the thing made of it
+   ("Holzbrettchen"), else a typo of it or of its singular to the one vocabulary meaning within a small
+   edit distance (``_fuzzy``; "bonettes"). Nothing else is corrected.
 4. Phrases match longest first, materials before the rest, so "fluffy mic" is one material and "masaje de
    orejas de silicona" keeps its silicone ears.
 5. Negations drop the word they negate ("tapping, no talking", "golpecitos sin susurros", "トークなし").
 6. The decision. Unknown: no technique, talking or an intro ("tapping, then talking", "charla"), a mix
    word ("layered", "combo", "mezcla", "ミックス"), two techniques, or one of ours with a trigger outside the
-   taxonomy ("crinkles & tapping", "耳かき"). So a section is mixed when it names two triggers, and one
+   taxonomy ("crinkles & tapping", "耳かき"); speech right beside a whispering word is whispered, not talk
+   ("whispered ramble", "囁き雑談"). So a section is mixed when it names two triggers, and one
    dominates only when the others are negated; "&" and "+" are conjunctions like "and" ("slow & fast
    tapping" is tapping). Whispering is a technique alone; for the others ``_material`` chooses the
    material: the surface wins over what a tool is made of ("a wooden brush on the mic" is brushing_mic),
-   brand and model names name their kind of mic ("Blue Yeti", "3Dio FS Pro", "Rycote"), and two
-   materials left are unknown.
+   brand and model names name their kind of mic ("Blue Yeti", "3Dio FS Pro", "Rycote"), a thing is its
+   usual material unless one is named for it ("jar" is glass, "a plastic jar" plastic), the ears are the
+   binaural mic's in a video recorded on one (``binaural``), and two materials left are unknown.
 """
 
 from __future__ import annotations
@@ -70,12 +73,15 @@ TECHNIQUE_SYNONYMS: dict[str, str] = {
 }
 MATERIAL_SYNONYMS: dict[str, str] = {
     **{p: m for m, by_language in lex.MATERIAL_WORDS.items() for p in _flat(by_language)},
+    **{p: m for m, by_language in lex.OBJECT_WORDS.items() for p in _flat(by_language)},
     **{p: m for m, models in lex.MIC_MODELS.items() for p in models},
 }
 
 _NAME_RE = re.compile(r"^[a-z]+(?:_[a-z]+)*$")
 _ACCENT_RE = re.compile("[\u0300-\u036f]")  # combining accents; Japanese (han)dakuten are not among them
 _LETTERS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ı": "i"})  # not decomposable
+_HANGUL, _VOWELS, _FINALS = 0xAC00, 21, 28
+_MERGED_VOWELS = {1: 5, 3: 7}  # Korean ㅐ as ㅔ, ㅒ as ㅖ: spoken alike, often swapped ("스크레칭")
 _CJK = "\u3005\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"
 _TOKEN_RE = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
 _CJK_RE = re.compile(f"[{_CJK}]")
@@ -101,18 +107,30 @@ def validate_trigger_name(name: str) -> str:
     return name
 
 
+def _merge_vowels(char: str) -> str:
+    """A Hangul syllable with ㅐ read as ㅔ and ㅒ as ㅖ; any other character as it is."""
+    code = ord(char) - _HANGUL
+    if not 0 <= code < 19 * _VOWELS * _FINALS:
+        return char
+    vowel = code // _FINALS % _VOWELS
+    return chr(ord(char) + (_MERGED_VOWELS.get(vowel, vowel) - vowel) * _FINALS)
+
+
 def fold(text: str) -> str:
-    """Text as the normaliser compares it: NFKC, case folded, accents dropped ("Røde", "Cepíllado")."""
+    """Text as the normaliser compares it: NFKC, case folded, accents dropped ("Røde", "Cepíllado"), Korean
+    ㅐ and ㅔ merged ("스크래칭", "스크레칭")."""
     text = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text).casefold().translate(_LETTERS))
-    return unicodedata.normalize("NFC", _ACCENT_RE.sub("", text))
+    text = unicodedata.normalize("NFC", _ACCENT_RE.sub("", text))
+    return "".join(map(_merge_vowels, text)) if _CJK_RE.search(text) else text
 
 
 class _Word(NamedTuple):
     """A word or phrase of a label as the normaliser reads it."""
 
-    kind: str  # technique, brush, tool, material, other, talk, mix, function or plain
+    kind: str  # technique, brush, tool, material, ear, other, talk, speech, mix, function or plain
     value: str = ""  # the technique or material it names
     roles: frozenset[str] = frozenset()  # a function word's roles (see trigger_lexicon.FUNCTION_WORDS)
+    thing: bool = False  # a material word naming a thing made of it ("jar"), not the material ("glass")
 
 
 _PLAIN = _Word("plain")
@@ -134,9 +152,13 @@ def _entries() -> Iterator[tuple[str, _Word]]:
         (_Word("brush", "brushing"), _flat(lex.BRUSHES)),
         (_Word("tool"), _flat(lex.TOOLS)),
         *((_Word("material", m), _flat(by_language)) for m, by_language in lex.MATERIAL_WORDS.items()),
+        *((_Word("material", m, thing=True), _flat(by_language)) for m, by_language in lex.OBJECT_WORDS.items()),
         *((_Word("material", m), models) for m, models in lex.MIC_MODELS.items()),
+        (_Word("ear"), _flat(lex.EAR_WORDS)),
+        (_PLAIN, lex.NOT_EARS),
         (_Word("other"), _flat(lex.OTHER_TRIGGERS)),
         (_Word("talk"), _flat(lex.NON_TRIGGERS)),
+        (_Word("speech"), _flat(lex.SPEECH_WORDS)),
         (_Word("mix"), _flat(lex.MIX_WORDS)),
     ]
     for word, phrases in tables:
@@ -240,6 +262,8 @@ def _near_index() -> dict[str, list[str]]:
 
 _MEANING = _meanings()
 _STANDALONE = frozenset(w for w, m in _MEANING.items() if m is not None and not isinstance(m, tuple))
+# Materials that start a German compound naming a thing made of them; no mic ("micro" in "microwave").
+_MATERIAL_HEADS = frozenset(w for w, m in _MEANING.items() if m in MATERIALS and m not in _MICS and len(w) >= 4)
 _PARTS = frozenset(w for w, m in _MEANING.items() if m is not None)
 _NEAR = _near_index()
 
@@ -294,20 +318,27 @@ def _singulars(word: str) -> Iterator[str]:
         yield word[:-1]
 
 
+def _compound(head: str, tail: str) -> bool:
+    """Whether ``head + tail`` is a compound of two lexicon words ("holzklopfen"), or a material and the
+    thing made of it, named or not ("holzbrettchen", "metallschüssel")."""
+    if head in _MATERIAL_HEADS and len(tail) >= 4:
+        return True
+    return head in _PARTS and tail in _PARTS and (head in _STANDALONE or tail in _STANDALONE)
+
+
 @lru_cache(maxsize=8192)
 def _correct(word: str) -> tuple[str, ...]:
     """A Latin word as the lexicon spells it: itself if known, else its singular ("woods"), its two parts
-    ("holzklopfen"), the word it is a typo of ("scracthing"), or itself."""
+    ("holzklopfen"), the word it or its singular is a typo of ("scracthing", "bonettes"), or itself."""
     if word in _MEANING or not word.isalpha() or _CJK_RE.match(word):
         return (word,)
     for singular in _singulars(word):
         if len(singular) >= 3 and _MEANING.get(singular) is not None:
             return (singular,)
     for cut in range(len(word) - 3, 2, -1):
-        head, tail = word[:cut], word[cut:]
-        if head in _PARTS and tail in _PARTS and (head in _STANDALONE or tail in _STANDALONE):
-            return head, tail
-    fixed = _fuzzy(word)
+        if _compound(word[:cut], word[cut:]):
+            return word[:cut], word[cut:]
+    fixed = _fuzzy(word) or next(filter(None, map(_fuzzy, _singulars(word))), None)
     return (fixed or word,)
 
 
@@ -386,6 +417,18 @@ def _used_with(words: list[_Word], i: int) -> bool:
     return any("with" in w.roles and _noun_after(words, j) == i for j, w in enumerate(words[:i]))
 
 
+def _qualified(words: list[_Word], i: int) -> bool:
+    """Whether the thing at ``i`` ("jar") has its material named: right before it ("plastic jar",
+    "Plastik|dosen"), before it with a link ("プラスチックの瓶") or after it with "of" ("barattoli di plastica")."""
+
+    def material(j: int) -> bool:
+        return 0 <= j < len(words) and words[j].kind == "material" and not words[j].thing
+
+    linked = i >= 2 and "link" in words[i - 1].roles and material(i - 2)
+    of = i + 2 < len(words) and "of" in words[i + 1].roles and material(i + 2)
+    return material(i - 1) or linked or of
+
+
 def _material(words: list[_Word]) -> set[str]:
     """The materials a label's words leave: one is the label's material, none or several are not.
 
@@ -396,8 +439,8 @@ def _material(words: list[_Word]) -> set[str]:
     one ("foam cover on the mic", "micrófono de espuma"). In "<material> <tool> on <surface>" the surface
     wins: materials before the first preposition that introduces one ("on", "sur", "auf", "en", "no",
     "sul", ...) are dropped. Japanese and Korean have postpositions and a freer word order: for them only
-    the tool rules apply."""
-    materials = [i for i, w in enumerate(words) if w.kind == "material"]
+    the tool rules apply. A thing whose material is named is that material ("metal water bottle")."""
+    materials = [i for i, w in enumerate(words) if w.kind == "material" and not (w.thing and _qualified(words, i))]
     on_tool = {i for i in materials if _on_tool(words, i)}
     materials = [i for i in materials if not (i in on_tool and words[i].value in _MICS)]
     held = on_tool | {i for i in materials if words[i].value not in _MICS and _used_with(words, i)}
@@ -406,25 +449,47 @@ def _material(words: list[_Word]) -> set[str]:
     if len(specific) == 1:
         (kind,) = specific
         values = {i: kind if v == "mic" else v for i, v in values.items()}
-    surfaces = [i for i, w in enumerate(words) if "on" in w.roles and _noun_after(words, i) is not None]
+    surfaces = [i for i, w in enumerate(words) if "on" in w.roles and _noun_after(words, i) not in {None, *on_tool}]
     if surfaces:
         materials = [i for i in materials if i > surfaces[0]]
     return {values[i] for i in materials if i not in held} or {values[i] for i in materials}
 
 
-def normalise_trigger(text: str) -> str:
-    """Map a free-text label onto a taxonomy name, or return ``UNKNOWN`` rather than guess.
+def _whispered(words: list[_Word], i: int) -> bool:
+    """Whether a whispering word stands right beside the word at ``i`` ("whispered ramble", "囁き雑談")."""
+    return any(0 <= j < len(words) and words[j].value == "whispering" for j in (i - 1, i + 1))
+
+
+def _in_context(word: _Word, binaural: bool) -> _Word:
+    """``word`` in a video on a binaural mic or not: ears are that mic's, else nobody's material."""
+    if word.kind != "ear":
+        return word
+    return _Word("material", "bi_mic") if binaural else _PLAIN
+
+
+def names_binaural(text: str) -> bool:
+    """Whether ``text`` (a video's title and description) names a binaural mic, not negated ("3Dio",
+    "KU100", "micros binauraux"): then the video is taken as recorded on it."""
+    return any(w.kind == "material" and w.value == "bi_mic" for w in _without_negated(_read(_tokens(text))))
+
+
+def normalise_trigger(text: str, binaural: bool = False) -> str:
+    """Map a free-text label onto a taxonomy name, or return ``UNKNOWN`` rather than guess. ``binaural``:
+    the video is recorded on a binaural mic, so the ears a label names are its ears.
 
     >>> normalise_trigger("Tapping on a wine glass")
     'tapping_glass'
     >>> normalise_trigger("3Dio ear massage")
     'massaging_bi_mic'
+    >>> normalise_trigger("ear massage", binaural=True)
+    'massaging_bi_mic'
     >>> normalise_trigger("golpecitos en vidrio")
     'tapping_glass'
     """
-    words = _without_negated(_read(_tokens(text)))
+    words = [_in_context(w, binaural) for w in _without_negated(_read(_tokens(text)))]
+    words = [w for i, w in enumerate(words) if not (w.kind == "speech" and _whispered(words, i))]
     kinds = {w.kind for w in words}
-    if kinds & {"talk", "mix", "other"}:
+    if kinds & {"talk", "speech", "mix", "other"}:
         return UNKNOWN
     techniques = {w.value for w in words if w.kind == "technique"} or {w.value for w in words if w.kind == "brush"}
     if len(techniques) != 1:

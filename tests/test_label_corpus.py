@@ -1,8 +1,9 @@
-"""Which timestamp list labels a video: the hand-labelled corpus keeps its figures, and the rules one by one.
+"""Which timestamp list labels a video: the hand-labelled corpora keep their figures, and the rules one by one.
 
-The corpus (``tests/data/label_corpus/``) is scored by ``scripts/label_corpus_score.py``, exactly as that
-script prints it; the thresholds are the figures reached when the rules were written, so a regression in
-the choosing, the grammar or the vocabulary fails here.
+The corpus (``tests/data/label_corpus/``) and the two written blind (``label_corpus_heldout/``, since tuned
+on, and ``label_corpus_blind/``, never tuned on) are scored by ``scripts/label_corpus_score.py``, exactly as
+that script prints it; the thresholds are the figures reached when the rules were written, so a regression
+in the choosing, the grammar or the vocabulary fails here.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from asmr_zoo_sources.youtube import YouTubeSource
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "tests" / "data" / "label_corpus"
+HELD_OUT = REPO / "tests" / "data" / "label_corpus_heldout"
+BLIND = REPO / "tests" / "data" / "label_corpus_blind"
 
 # (recall, precision) per language, as measured with the triggers.py of the same day.
 THRESHOLDS: dict[str, tuple[float, float]] = {
@@ -37,7 +40,31 @@ THRESHOLDS: dict[str, tuple[float, float]] = {
     "ko": (1.00, 1.00),
     "all": (0.99, 1.00),
 }
+HELD_OUT_THRESHOLDS: dict[str, tuple[float, float]] = {
+    "en": (0.97, 1.00),
+    "es": (1.00, 1.00),
+    "fr": (1.00, 1.00),
+    "de": (1.00, 1.00),
+    "pt": (1.00, 1.00),
+    "it": (1.00, 1.00),
+    "ja": (1.00, 1.00),
+    "ko": (1.00, 1.00),
+    "all": (0.99, 1.00),
+}
+# The second blind corpus, as first scored (never tuned on): (recall, precision) and the times' recall.
+BLIND_THRESHOLDS: dict[str, tuple[float, float]] = {
+    "en": (0.94, 0.96),
+    "es": (0.95, 0.95),
+    "fr": (0.95, 0.95),
+    "de": (0.87, 0.95),
+    "pt": (0.95, 1.00),
+    "it": (0.77, 0.89),
+    "ja": (0.95, 1.00),
+    "ko": (0.81, 0.86),
+    "all": (0.90, 0.95),
+}
 TIMES_THRESHOLD = 1.00  # recall of the labeller's times, whatever the label: the choosing and the grammar
+BLIND_TIMES_THRESHOLD = 0.95
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +100,28 @@ def test_the_corpus_is_large_and_well_formed(script: ModuleType) -> None:
             assert following is None or end <= following[0], (path.name, "segments overlap or are out of order")
 
 
-def test_corpus_figures_do_not_drop(script: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
-    script.main([str(CORPUS)])
+@pytest.mark.parametrize(
+    ("corpus", "thresholds", "times"),
+    [
+        (CORPUS, THRESHOLDS, TIMES_THRESHOLD),
+        (HELD_OUT, HELD_OUT_THRESHOLDS, TIMES_THRESHOLD),
+        (BLIND, BLIND_THRESHOLDS, BLIND_TIMES_THRESHOLD),
+    ],
+)
+def test_corpus_figures_do_not_drop(
+    script: ModuleType,
+    capsys: pytest.CaptureFixture[str],
+    corpus: Path,
+    thresholds: dict[str, tuple[float, float]],
+    times: float,
+) -> None:
+    script.main([str(corpus)])
     figures = _printed_figures(capsys.readouterr().out)
-    assert set(figures) == set(THRESHOLDS)
-    for lang, (recall, precision) in THRESHOLDS.items():
+    assert set(figures) == set(thresholds)
+    for lang, (recall, precision) in thresholds.items():
         got = figures[lang]
         assert got["recall"] >= recall and got["precision"] >= precision, (lang, got)
-        assert got["times"] >= TIMES_THRESHOLD, (lang, got)
+        assert got["times"] >= times, (lang, got)
 
 
 def test_a_missed_segment_is_told_apart_from_a_wrong_one(script: ModuleType) -> None:
@@ -220,3 +261,18 @@ def test_the_winner_is_recorded_on_every_segment(tmp_path: Path) -> None:
     segments = list(source.segments([str(path)]))
     assert [s.origin for s in segments] == ["description"] * 3
     assert {s.extra["origin_reason"] for s in segments} == {"description: no list names a trigger"}
+
+
+def test_ears_in_a_video_on_a_binaural_mic_are_its_ears() -> None:
+    text = "0:00 intro\n1:00 ear massage\n6:00 brushing\n9:00 nail tapping\n14:00 grattouilles sur les oreilles"
+    spans = [(60, 360, "massaging"), (360, 540, "brushing"), (540, 840, "tapping"), (840, 1200, "scratching")]
+    assert labelled({"duration": 1200, "description": text}) == spans
+    binaural = {"duration": 1200, "title": "3Dio triggers 👂", "description": text}
+    spans[0], spans[3] = (60, 360, "massaging_bi_mic"), (840, 1200, "scratching_bi_mic")
+    assert labelled(binaural) == spans, "a bare technique gets no mic from the context"
+
+
+def test_the_binaural_context_reaches_a_comment_list() -> None:
+    pinned = comment("0:00 hi\n2:00 耳のマッサージ\n8:00 ささやき\n12:00 おわり", uploader=True, pinned=True)
+    info = {"duration": 900, "description": "今回はKU100を使った耳元の音です", "comments": [pinned]}
+    assert labelled(info) == [(120, 480, "massaging_bi_mic"), (480, 720, "whispering")]

@@ -295,6 +295,13 @@ def test_unknown_duration_drops_only_an_open_last_span() -> None:
     assert [(s.start, s.end, s.label) for s in spans] == [(0, 60, "a"), (60, 120, "b"), (120, 150, "c")]
 
 
+def test_spans_keep_their_marks_binaural_context() -> None:
+    marks = [Mark(0, "ear massage", binaural=True), Mark(60, "brushing", binaural=True)]
+    spans = resolve_spans(marks, 120)
+    assert [(s.label, s.binaural) for s in spans] == [("ear massage", True), ("brushing", True)]
+    assert not any(s.binaural for s in resolve_spans(parse_timestamps("0:00 ear massage\n1:00 brushing"), 120))
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_parser_never_raises_on_any_text(text: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from asmr_zoo.errors import UsageError
-from asmr_zoo.triggers import COMMON_TRIGGERS, UNKNOWN, normalise_trigger, validate_trigger_name
+from asmr_zoo.triggers import COMMON_TRIGGERS, UNKNOWN, names_binaural, normalise_trigger, validate_trigger_name
 
 
 @pytest.mark.parametrize(
@@ -74,3 +74,19 @@ def test_common_set_is_valid() -> None:
 def test_bad_names_are_rejected_with_the_fix(bad: str) -> None:
     with pytest.raises(UsageError, match=r"trigger|technique|material"):
         validate_trigger_name(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Binaurale Trigger mit dem 3Dio 👂", True),
+        ("Trying out the new Zoom H6 with a pair of binaural ear mics", True),
+        ("Triggers sur des micros binauraux", True),
+        ("今回はKU100を使った耳元の音です", True),
+        ("Blue Yeti tapping for sleep", False),
+        ("ear massage roleplay", False),
+        ("without the 3Dio today", False),
+    ],
+)
+def test_a_video_text_names_a_binaural_mic(text: str, expected: bool) -> None:
+    assert names_binaural(text) is expected

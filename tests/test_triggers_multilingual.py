@@ -293,11 +293,15 @@ def test_no_phrase_has_two_meanings() -> None:
     tables = [
         *((f"technique {t}", by) for t, by in lex.TECHNIQUE_WORDS.items()),
         *((f"material {m}", by) for m, by in lex.MATERIAL_WORDS.items()),
+        *((f"material {m}", by) for m, by in lex.OBJECT_WORDS.items()),
         *((f"material {m}", {"models": models}) for m, models in lex.MIC_MODELS.items()),
+        ("ear", lex.EAR_WORDS),
+        ("not an ear", {"cjk": lex.NOT_EARS}),
         ("brush", lex.BRUSHES),
         ("tool", lex.TOOLS),
         ("other trigger", lex.OTHER_TRIGGERS),
         ("talk", lex.NON_TRIGGERS),
+        ("speech", lex.SPEECH_WORDS),
         ("mix", lex.MIX_WORDS),
         ("function word", lex.FUNCTION_WORDS),
         ("word never corrected", {"all": lex.FUZZY_STOP_WORDS}),
@@ -326,6 +330,8 @@ def test_the_cli_tables_list_the_lexicon() -> None:
         ("Straße", "strasse"),
         ("ＡＳＭＲ", "asmr"),
         ("ガラス", "ガラス"),
+        ("스크래칭", "스크레칭"),  # Korean ㅐ and ㅔ merge
+        ("얘", "예"),
     ],
 )
 def test_folding(text: str, folded: str) -> None:
@@ -380,6 +386,121 @@ def test_real_words_and_ambiguous_typos_are_not_corrected(word: str) -> None:
     [("tapping glasses", "tapping_glass"), ("woods tapping", "tapping_wood"), ("tapping on bottles", "tapping")],
 )
 def test_plurals_fold(text: str, expected: str) -> None:
+    assert normalise_trigger(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("brossage des bonettes", "brushing_sponge_mic"),  # a typo of a plural: "bonnettes"
+        ("tapotements sur les bonettes", "tapping_sponge_mic"),
+    ],
+)
+def test_typos_of_plurals_are_corrected(text: str, expected: str) -> None:
+    assert normalise_trigger(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ear massage", "massaging_bi_mic"),
+        ("ear rubbing", "massaging"),  # a listed phrase: its ear is not read apart
+        ("masaje de orejas", "massaging_bi_mic"),
+        ("grattouilles sur les oreilles", "scratching_bi_mic"),
+        ("Kratzen an den Ohren", "scratching_bi_mic"),
+        ("Ohrenmassage mit Öl", "massaging_bi_mic"),  # a compound: Ohren + Massage
+        ("escovar as orelhas", "brushing_bi_mic"),
+        ("grattare le orecchie", "scratching_bi_mic"),
+        ("耳のマッサージ", "massaging_bi_mic"),
+        ("梵天で耳のブラッシング", "brushing_bi_mic"),
+        ("귀 스크래칭", "scratching_bi_mic"),
+        ("spazzolare le orecchie con un pennello di legno", "brushing_bi_mic"),  # the ears over the held wood
+        ("tapping on glass by the ears", UNKNOWN),  # two surfaces
+        ("耳元でタッピング", "tapping"),  # beside the ear, not on it
+        ("귀여운 탭핑", "tapping"),  # cute, not an ear
+        ("brushing", "brushing"),  # no ear: the context gives no material
+        ("nail tapping", "tapping"),
+        ("ear to ear whispering", "whispering"),
+        ("ear cleaning", UNKNOWN),
+    ],
+)
+def test_ears_are_the_binaural_mics_in_a_binaural_video(text: str, expected: str) -> None:
+    assert normalise_trigger(text, binaural=True) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["ear massage", "Kratzen an den Ohren", "耳のマッサージ", "귀 스크래칭", "grattare le orecchie"]
+)
+def test_ears_name_no_material_elsewhere(text: str) -> None:
+    assert "_" not in normalise_trigger(text) and normalise_trigger(text) != UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tapping on jars", "tapping_glass"),
+        ("tapping on a plastic jar", "tapping_plastic"),
+        ("tapping on a metal water bottle", "tapping_metal"),
+        ("tapping su barattoli di plastica", "tapping_plastic"),
+        ("golpecitos en frascos de plástico", "tapping_plastic"),
+        ("Tapping auf Plastikdosen", "tapping_plastic"),
+        ("プラスチックの瓶をタッピング", "tapping_plastic"),
+        ("tapping on jars and a plastic box", UNKNOWN),  # a second thing, not a qualified one
+        ("tapping on a jar with a metal spoon", "tapping_glass"),
+    ],
+)
+def test_a_thing_is_the_material_it_is_said_to_be_made_of(text: str, expected: str) -> None:
+    assert normalise_trigger(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Klopfen auf Holzbrettchen", "tapping_wood"),
+        ("Metallschüssel klopfen", "tapping_metal"),
+        ("Glasperlen kratzen", "scratching_glass"),
+        ("tapping on the microwave", "tapping"),  # no mic starts such a compound
+        ("tinkling tapping", "tapping"),  # heads of three letters do not ("tin")
+    ],
+)
+def test_a_german_compound_starting_with_a_material_names_it(text: str, expected: str) -> None:
+    assert normalise_trigger(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("whispered ramble about my week", "whispering"),
+        ("Whispering Q&A", "whispering"),
+        ("囁き雑談", "whispering"),
+        ("charla susurrada", "whispering"),
+        ("whispering, then talking", UNKNOWN),
+        ("whispering and chatting", UNKNOWN),
+        ("tapping chat", UNKNOWN),
+        ("whispered intro", UNKNOWN),  # an intro is no segment, whispered or not
+    ],
+)
+def test_whispered_speech_is_whispering(text: str, expected: str) -> None:
+    assert normalise_trigger(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("brossage du micro (Blue Yeti) avec une brosse en bois", "brushing_mic"),  # "en": of the brush
+        ("golpecitos en la madera", "tapping_wood"),  # "en": on the surface
+        ("tapotements sur le bois (planche a découper)", "tapping_wood"),  # "découper" is not "découpe"
+        ("Nägel tippen auf Holztisch", "tapping_wood"),
+        ("nail tapping on the table", "tapping"),  # a table names no material
+        ("toques na cortiça com as unhas", "tapping_cork"),
+        ("나무 빗으로 마이크 브러싱", "brushing_mic"),
+        ("나무 스크레칭", "scratching_wood"),
+        ("Cepillando la gomaespuma del micro", "brushing_sponge_mic"),
+        ("cepiyado del pompon", "brushing_sponge_mic"),
+        ("escovando o fofinho do mic", "brushing_sponge_mic"),
+    ],
+)
+def test_labels_from_the_held_out_corpus_kinds(text: str, expected: str) -> None:
     assert normalise_trigger(text) == expected
 
 

@@ -13,15 +13,20 @@ comments. Each is resolved against the video's duration and ranked by what it la
 
 A joke comment full of times ("2:00 still awake", "3:15 who else") names no trigger and ranks last. When
 no list names a trigger, the first in that order is used and its rows stay ``unknown``.
+
+A video whose title or description names a binaural mic ("3Dio", "KU100", "binaural ear mics") is taken as
+recorded on it: its marks are ``binaural``, and a label's ears ("ear massage", "grattouilles sur les
+oreilles", "耳のマッサージ") are that mic's. A bare technique ("brushing") gets no mic from the context: it
+may be done on anything, nail tapping in a 3Dio video is tapping.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from asmr_zoo.errors import DataError
-from asmr_zoo.triggers import UNKNOWN, normalise_trigger, split_trigger
+from asmr_zoo.triggers import UNKNOWN, names_binaural, normalise_trigger, split_trigger
 from asmr_zoo.validation import is_number
 from asmr_zoo_sources.timestamps import Mark, Span, chapter_marks, parse_timestamps, resolve_spans
 
@@ -66,7 +71,13 @@ def duration_of(info: dict[str, Any]) -> float | None:
 
 def labelled_spans(marks: list[Mark], duration: float | None) -> list[tuple[Span, str]]:
     """The spans of ``marks`` with the trigger each label names (or ``unknown``)."""
-    return [(span, normalise_trigger(span.label)) for span in resolve_spans(marks, duration)]
+    return [(span, normalise_trigger(span.label, span.binaural)) for span in resolve_spans(marks, duration)]
+
+
+def is_binaural(info: dict[str, Any]) -> bool:
+    """Whether the video's title or description names a binaural mic."""
+    text = "\n".join(t for t in (info.get("title"), info.get("description")) if isinstance(t, str))
+    return names_binaural(text)
 
 
 def _comment_name(comment: dict[str, Any]) -> str:
@@ -88,7 +99,8 @@ def candidates(info: dict[str, Any], comments: bool) -> list[Candidate]:
     pinned comments, then viewers' comments, most liked first. Lists without timestamps are left out.
 
     The description comes before the chapters, which YouTube usually makes from it: its teaser lines and
-    remarks are read as such (``timestamps``), a chapter title is taken as it is."""
+    remarks are read as such (``timestamps``), a chapter title is taken as it is. The marks of a video on a
+    binaural mic (``is_binaural``) are ``binaural``."""
     found = [
         Candidate(parse_timestamps(info.get("description") or ""), "description", "description", True),
         Candidate(chapter_marks(info.get("chapters") or []), "chapter", "chapters", True),
@@ -100,7 +112,8 @@ def candidates(info: dict[str, Any], comments: bool) -> list[Candidate]:
             marks, name = parse_timestamps(comment["text"]), _comment_name(comment)
             if len(marks) >= MIN_COMMENT_TIMESTAMPS:
                 found.append(Candidate(marks, "comment", name, name != "comment"))
-    return [c for c in found if c.marks]
+    binaural = is_binaural(info)
+    return [replace(c, marks=[replace(m, binaural=binaural) for m in c.marks]) for c in found if c.marks]
 
 
 def quality(marks: list[Mark], duration: float | None) -> Quality:

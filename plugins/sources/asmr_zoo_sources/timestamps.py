@@ -86,20 +86,24 @@ _BRACKETS = str.maketrans("", "", "[](){}（）【】")
 
 @dataclass(frozen=True)
 class Mark:
-    """A labelled time found in text: ``end`` is set only for an explicit range."""
+    """A labelled time found in text: ``end`` is set only for an explicit range; ``binaural``: the video is
+    recorded on a binaural mic, so ears in the label are its ears (see ``label_sources``)."""
 
     start: float
     label: str
     end: float | None = None
+    binaural: bool = False
 
 
 @dataclass(frozen=True)
 class Span:
-    """A resolved segment: where it starts and ends in the recording, and its raw label."""
+    """A resolved segment: where it starts and ends in the recording, its raw label, and its mark's
+    ``binaural``."""
 
     start: float
     end: float
     label: str
+    binaural: bool = False
 
 
 def _seconds(match: re.Match[str], p: str) -> float:
@@ -275,5 +279,5 @@ def resolve_spans(marks: Sequence[Mark], duration: float | None) -> list[Span]:
         if limit is not None:
             end = min(end, limit)
         if end > mark.start:
-            spans.append(Span(mark.start, end, mark.label))
+            spans.append(Span(mark.start, end, mark.label, mark.binaural))
     return spans

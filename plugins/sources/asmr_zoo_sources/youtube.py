@@ -182,7 +182,7 @@ class YouTubeSource(UnitSource):
     def _load(self, video_id: str, info: dict[str, Any]) -> Iterator[Segment]:
         choice = choose_labels(info, self.comments)
         origin, why = choice.origin, {"origin_reason": choice.reason}
-        if all(normalise_trigger(m.label) == UNKNOWN for m in choice.marks):
+        if all(normalise_trigger(m.label, m.binaural) == UNKNOWN for m in choice.marks):
             self.report(
                 f"{video_id}: none of its {len(choice.marks)} {origin} labels names a known trigger; "
                 f"kept as unknown, nothing downloaded"

@@ -38,6 +38,7 @@ TECHNIQUE_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
             "klopfgeräusche",
             "antippen",
             "tippen",
+            "tappen",  # Denglisch, as "brushen", "scratchen"
             "getippt",
             "trommeln",
             "fingertrommeln",
@@ -125,11 +126,22 @@ TECHNIQUE_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "es": ("susurro", "susurros", "susurrando", "susurrar", "susurrado", "susurraditos"),
         "fr": ("chuchotement", "chuchotements", "chuchoter", "chuchoté", "chuchotés", "chuchotis", "murmures"),
-        "de": ("flüstern", "geflüstert", "geflüster", "flüsterstimme", "flüstere"),
+        "de": ("flüstern", "geflüstert", "geflüster", "flüsternd", "flüsterstimme", "flüstere"),
         "pt": ("sussurro", "sussurros", "sussurrando", "sussurrar", "sussurrado", "cochicho", "cochichando"),
         "it": ("sussurri", "sussurrare", "sussurrando", "sussurrato", "bisbiglio", "bisbigliare", "bisbigliando"),
-        "ja": ("囁き", "ささやき", "囁く", "ささやく", "ウィスパー", "ウィスパリング", "ひそひそ", "ヒソヒソ"),
-        "ko": ("속삭임", "속삭이기", "속삭이는", "속삭여", "위스퍼링", "위스퍼", "귓속말"),
+        "ja": (
+            "囁き",
+            "ささやき",
+            "囁き声",
+            "ささやき声",
+            "囁く",
+            "ささやく",
+            "ウィスパー",
+            "ウィスパリング",
+            "ひそひそ",
+            "ヒソヒソ",
+        ),
+        "ko": ("속삭임", "속삭이기", "속삭이는", "속삭여", "위스퍼링", "위스퍼", "귓속말", "소곤소곤"),
     },
     "massaging": {
         "en": (
@@ -214,7 +226,7 @@ MATERIAL_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "de": ("glas", "gläser", "glasflasche"),
         "pt": ("vidro", "vidros", "pote de vidro"),
         "it": ("vetro", "vetri", "cristallo"),
-        "ja": ("ガラス",),
+        "ja": ("ガラス", "硝子"),
         "ko": ("유리", "유리잔", "유리병"),
     },
     "plastic": {
@@ -260,13 +272,13 @@ MATERIAL_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
             "copper",
             "tin can",
         ),
-        "es": ("metal", "metálico", "metálica", "acero", "aluminio", "hierro", "cobre"),
-        "fr": ("métal", "métallique", "acier", "fer", "cuivre"),
-        "de": ("metall", "metallisch", "blechdose", "blech", "stahl", "eisen", "kupfer"),
-        "pt": ("metal", "metálico", "metálica", "aço", "alumínio", "ferro"),
-        "it": ("metallo", "metallico", "latta", "acciaio", "alluminio", "rame"),
-        "ja": ("金属", "メタル", "鉄", "ステンレス", "アルミ"),
-        "ko": ("금속", "메탈", "스테인리스", "알루미늄"),
+        "es": ("metal", "metálico", "metálica", "acero", "inox", "aluminio", "hierro", "hojalata", "cobre"),
+        "fr": ("métal", "métallique", "acier", "inox", "fer", "cuivre"),
+        "de": ("metall", "metallisch", "blechdose", "blech", "stahl", "edelstahl", "alu", "eisen", "kupfer"),
+        "pt": ("metal", "metálico", "metálica", "aço", "inox", "alumínio", "ferro"),
+        "it": ("metallo", "metallico", "latta", "acciaio", "inox", "alluminio", "ferro", "rame"),
+        "ja": ("金属", "メタル", "鉄", "ステンレス", "スチール", "ブリキ", "アルミ"),
+        "ko": ("금속", "메탈", "쇠", "스테인리스", "스틸", "알루미늄"),
     },
     "mic": {
         "en": ("mic", "mics", "microphone", "microphones", "bare mic", "condenser", "lavalier", "lav mic"),
@@ -305,7 +317,7 @@ MATERIAL_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "es": ("esponja", "espuma", "gomaespuma", "goma espuma", "pompón", "peludo", "antiviento", "paravientos"),
         "fr": ("mousse", "éponge", "bonnette", "moumoute"),
-        "de": ("schaumstoff", "schwamm", "windschutz", "flauschig", "flauschige", "flauschigen"),
+        "de": ("schaumstoff", "schwamm", "windschutz", "puschel", "flauschig", "flauschige", "flauschigen"),
         "pt": ("espuma", "esponja", "esponjinha", "peludo", "peludinho", "fofinho", "fofinha", "protetor de espuma"),
         "it": ("spugna", "spugnetta", "gommapiuma", "antivento", "peloso", "pelosetto"),
         "ja": (
@@ -318,7 +330,7 @@ MATERIAL_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
             "ウィンドスクリーン",
             "ウインドスクリーン",
         ),
-        "ko": ("스펀지", "스폰지", "윈드스크린", "털 마이크"),
+        "ko": ("스펀지", "스폰지", "윈드스크린", "털 마이크", "털 커버", "폼 커버", "마이크 커버"),
     },
     "bi_mic": {
         "en": (
@@ -356,7 +368,7 @@ OBJECT_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "pt": ("taça", "taças", "espelho"),
         "it": ("bicchiere", "bicchieri", "calice", "barattolo", "specchio"),
         "ja": ("グラス", "瓶", "ビン", "鏡", "ワイングラス"),
-        "ko": ("거울", "와인잔", "글라스"),
+        "ko": ("거울", "와인잔", "글라스", "글래스"),
     },
     "plastic": {
         "en": ("water bottle", "lego"),
@@ -394,6 +406,26 @@ EAR_WORDS: dict[str, tuple[str, ...]] = {
 
 # Japanese and Korean words that hold an ear word but name no ear touched: beside the ear, cute.
 NOT_EARS: tuple[str, ...] = ("耳元", "귀여운", "귀엽게", "귀여워")
+
+# Phrases holding a lexicon word that they do not mean: a time, not an outro ("whispering until the end",
+# "Flüstern am Ende"), a thing named for an activity, not the activity ("a wooden cutting board").
+PLAIN_PHRASES: tuple[str, ...] = (
+    "at the end",
+    "until the end",
+    "till the end",
+    "to the end",
+    "towards the end",
+    "near the end",
+    "am ende",
+    "zum ende",
+    "bis zum ende",
+    "gegen ende",
+    "am schluss",
+    "zum schluss",
+    "bis zum schluss",
+    "cutting board",
+    "chopping board",
+)
 
 # Microphones by brand and model, for each kind of mic, written as on the box. A hyphen matches a space
 # ("NT-USB", "nt usb"); run-together spellings are listed too ("ntusb", "dr40").

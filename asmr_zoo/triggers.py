@@ -10,23 +10,29 @@ Portuguese, Italian, Japanese and Korean, with microphone brands and models, are
    as "ue" ("Flüstern", "Flustern", "Fluestern"); Korean ㅐ and ㅔ, often swapped, are one ("스크레칭").
 2. Words: Latin-script text splits into words; a Japanese or Korean run, written without spaces between
    words, splits into the lexicon's words found in it, longest first ("マイクブラッシング": マイク, ブラッシング).
-3. A Latin word that is not in the lexicon is corrected once: a plural to its singular ("woods"), a German
-   compound into two lexicon words ("Holzklopfen") or into a material and the thing made of it
-   ("Holzbrettchen"), else a typo of it or of its singular to the one vocabulary meaning within a small
-   edit distance (``_fuzzy``; "bonettes"). Nothing else is corrected.
+3. A Latin word that is not in the lexicon is corrected once: a plural to its singular ("woods"), a
+   German-looking verb to its English technique ("tapen", "scratchen"), a German compound into two lexicon
+   words ("Holzklopfen") or into a material and the thing made of it ("Holzbrettchen"), a five-letter
+   material less its final vowel to it ("vetr"), else a typo of it or of its singular to the one vocabulary
+   meaning within a small edit distance (``_fuzzy``; "bonettes", "bidrio"). A Korean word the lexicon lacks,
+   of three syllables or more, one letter (jamo) from a lexicon word of one meaning is that word ("속사임").
+   Nothing else is corrected.
 4. Phrases match longest first, materials before the rest, so "fluffy mic" is one material and "masaje de
    orejas de silicona" keeps its silicone ears.
 5. Negations drop the word they negate ("tapping, no talking", "golpecitos sin susurros", "トークなし").
 6. The decision. Unknown: no technique, talking or an intro ("tapping, then talking", "charla"), a mix
    word ("layered", "combo", "mezcla", "ミックス"), two techniques, or one of ours with a trigger outside the
-   taxonomy ("crinkles & tapping", "耳かき"); speech right beside a whispering word is whispered, not talk
-   ("whispered ramble", "囁き雑談"). So a section is mixed when it names two triggers, and one
+   taxonomy ("crinkles & tapping", "耳かき"); speech beside a whispering word, function words aside, is
+   whispered, not talk ("whispered ramble", "囁き雑談", "囁き声でおしゃべり"); "at the end", "am Ende" are
+   times, not an outro. So a section is mixed when it names two triggers, and one
    dominates only when the others are negated; "&" and "+" are conjunctions like "and" ("slow & fast
    tapping" is tapping). Whispering is a technique alone; for the others ``_material`` chooses the
    material: the surface wins over what a tool is made of ("a wooden brush on the mic" is brushing_mic),
    brand and model names name their kind of mic ("Blue Yeti", "3Dio FS Pro", "Rycote"), a thing is its
    usual material unless one is named for it ("jar" is glass, "a plastic jar" plastic), the ears are the
-   binaural mic's in a video recorded on one (``binaural``), and two materials left are unknown.
+   binaural mic's in a video recorded on one (``binaural``), a mic word with no kind is the video's one
+   mic (``mic``), and two materials left are unknown. A label naming a material and no technique takes the
+   technique of the section it splits (``technique``): "legno" under "tapping vari" is tapping_wood.
 """
 
 from __future__ import annotations
@@ -131,6 +137,7 @@ class _Word(NamedTuple):
     value: str = ""  # the technique or material it names
     roles: frozenset[str] = frozenset()  # a function word's roles (see trigger_lexicon.FUNCTION_WORDS)
     thing: bool = False  # a material word naming a thing made of it ("jar"), not the material ("glass")
+    brand: bool = False  # a mic named by brand or model ("Blue Yeti", "3Dio"), not by a word ("mic")
 
 
 _PLAIN = _Word("plain")
@@ -153,9 +160,9 @@ def _entries() -> Iterator[tuple[str, _Word]]:
         (_Word("tool"), _flat(lex.TOOLS)),
         *((_Word("material", m), _flat(by_language)) for m, by_language in lex.MATERIAL_WORDS.items()),
         *((_Word("material", m, thing=True), _flat(by_language)) for m, by_language in lex.OBJECT_WORDS.items()),
-        *((_Word("material", m), models) for m, models in lex.MIC_MODELS.items()),
+        *((_Word("material", m, brand=True), models) for m, models in lex.MIC_MODELS.items()),
         (_Word("ear"), _flat(lex.EAR_WORDS)),
-        (_PLAIN, lex.NOT_EARS),
+        (_PLAIN, (*lex.NOT_EARS, *lex.PLAIN_PHRASES)),
         (_Word("other"), _flat(lex.OTHER_TRIGGERS)),
         (_Word("talk"), _flat(lex.NON_TRIGGERS)),
         (_Word("speech"), _flat(lex.SPEECH_WORDS)),
@@ -266,6 +273,13 @@ _STANDALONE = frozenset(w for w, m in _MEANING.items() if m is not None and not 
 _MATERIAL_HEADS = frozenset(w for w, m in _MEANING.items() if m in MATERIALS and m not in _MICS and len(w) >= 4)
 _PARTS = frozenset(w for w, m in _MEANING.items() if m is not None)
 _NEAR = _near_index()
+_SAME_SOUND = str.maketrans("v", "b")
+_HANGUL_RE = re.compile("[\uac00-\ud7af]+")
+# Korean lexicon words of three syllables or more, in letters (jamo), and what they mean.
+_HANGUL_MEANING = {s: (w.kind, w.value) for s, w in _ENTRIES if _HANGUL_RE.fullmatch(s) and len(s) >= 3}
+_HANGUL_WORDS = {s: unicodedata.normalize("NFD", s) for s in _HANGUL_MEANING}
+# Materials of five letters ending in a vowel, by their first four: "vetr" (vetro), "legn" (legno).
+_CLIPPED = {w[:-1]: w for w, m in _MEANING.items() if m in MATERIALS and len(w) == 5 and w[-1] in "aeiou"}
 
 
 def _distance(a: str, b: str) -> int:
@@ -286,7 +300,8 @@ def _fuzzy(word: str) -> str | None:
     """The vocabulary word ``word`` is a typo of, or None.
 
     Words of 5-8 letters may be one edit away, longer ones two, shorter ones none; the first letter must
-    match (typos rarely hit it, and that halves the real words nearby). All the closest words must have one
+    match (typos rarely hit it, and that halves the real words nearby), b and v counting as one letter (they
+    sound alike in Spanish: "bidrio"). All the closest words must have one
     meaning, and none may be a function word or a listed real word (``FUZZY_STOP_WORDS``), because the
     vocabulary's words lie close to each other and to everyday words: "taping" is one edit from "tapping"
     and from "typing" (another trigger), "copas" (glasses) from "capas" (layers), "plastica" from "platica"
@@ -298,7 +313,10 @@ def _fuzzy(word: str) -> str | None:
     limit = 1 if len(word) <= 8 else 2
     candidates = {c for d in _deletions(word, limit) for c in _NEAR.get(d, ())}
     by_distance: dict[int, list[str]] = {}
-    for candidate in (c for c in candidates if c[0] == word[0] and abs(len(c) - len(word)) <= limit):
+    first = word[0].translate(_SAME_SOUND)
+    for candidate in (
+        c for c in candidates if c[0].translate(_SAME_SOUND) == first and abs(len(c) - len(word)) <= limit
+    ):
         if (distance := _distance(word, candidate)) <= limit:
             by_distance.setdefault(distance, []).append(candidate)
     if not by_distance:
@@ -326,15 +344,46 @@ def _compound(head: str, tail: str) -> bool:
     return head in _PARTS and tail in _PARTS and (head in _STANDALONE or tail in _STANDALONE)
 
 
+def _hangul_typo(word: str) -> str | None:
+    """The Korean word of three or more syllables that ``word``, not a lexicon word, is one letter (jamo)
+    away from, if all such words have one meaning ("속사임": 속삭임, whispering)."""
+    if len(word) < 3 or not _HANGUL_RE.fullmatch(word) or word in _HANGUL_WORDS:
+        return None
+    letters = unicodedata.normalize("NFD", word)
+    close = [w for w, jamo in _HANGUL_WORDS.items() if abs(len(w) - len(word)) <= 1 and _distance(letters, jamo) == 1]
+    meanings = {_HANGUL_MEANING[w] for w in close}
+    return min(close) if len(meanings) == 1 else None
+
+
+def _denglisch(word: str) -> Iterator[str]:
+    """English stems a German-looking verb may be made of: "tapen" -> "tap", "tappen" -> "tapp", "tap"."""
+    stem = word[:-2]
+    if not word.endswith("en") or len(stem) < 3:
+        return
+    yield stem
+    if stem[-1] == stem[-2]:
+        yield stem[:-1]
+
+
 @lru_cache(maxsize=8192)
 def _correct(word: str) -> tuple[str, ...]:
-    """A Latin word as the lexicon spells it: itself if known, else its singular ("woods"), its two parts
-    ("holzklopfen"), the word it or its singular is a typo of ("scracthing", "bonettes"), or itself."""
-    if word in _MEANING or not word.isalpha() or _CJK_RE.match(word):
+    """A word as the lexicon spells it. A Japanese or Korean one: itself, or the Korean word it is a typo of
+    (``_hangul_typo``). A Latin one: itself if known, else its singular ("woods"), the English technique of
+    a German-looking verb ("tapen", "scratchen"), its two parts ("holzklopfen"), a five-letter material less
+    its final vowel ("vetr"), the word it or its singular is a typo of ("scracthing", "bonettes"), or
+    itself."""
+    if _CJK_RE.match(word):
+        return (_hangul_typo(word) or word,)
+    if word in _MEANING or not word.isalpha():
         return (word,)
     for singular in _singulars(word):
         if len(singular) >= 3 and _MEANING.get(singular) is not None:
             return (singular,)
+    for stem in _denglisch(word):
+        if _MEANING.get(stem) in TECHNIQUES:
+            return (stem,)
+    if word in _CLIPPED:
+        return (_CLIPPED[word],)
     for cut in range(len(word) - 3, 2, -1):
         if _compound(word[:cut], word[cut:]):
             return word[:cut], word[cut:]
@@ -343,7 +392,7 @@ def _correct(word: str) -> tuple[str, ...]:
 
 
 def _tokens(text: str) -> list[str]:
-    """The label's words, folded, Japanese and Korean runs split, Latin words corrected."""
+    """The label's words, folded, Japanese and Korean runs split, words corrected (``_correct``)."""
     return [t for raw in _raw_tokens(fold(text)) for t in _correct(raw)]
 
 
@@ -429,17 +478,18 @@ def _qualified(words: list[_Word], i: int) -> bool:
     return material(i - 1) or linked or of
 
 
-def _material(words: list[_Word]) -> set[str]:
+def _material(words: list[_Word], mic: str = "mic") -> set[str]:
     """The materials a label's words leave: one is the label's material, none or several are not.
 
     A held material, one a tool is made of ("a wooden brush", "peine de metal") or one used with
     ("with a metal spoon"), counts only when the label names no other ("wooden comb tapping"). A mic that
     qualifies a tool does not count ("fluffy brush" is a soft brush, not the foam cover); a mic used with
     is the mic recording ("massage with 3Dio", "3Dioで"). A generic mic with a foam or binaural one is that
-    one ("foam cover on the mic", "micrófono de espuma"). In "<material> <tool> on <surface>" the surface
-    wins: materials before the first preposition that introduces one ("on", "sur", "auf", "en", "no",
-    "sul", ...) are dropped. Japanese and Korean have postpositions and a freer word order: for them only
-    the tool rules apply. A thing whose material is named is that material ("metal water bottle")."""
+    one ("foam cover on the mic", "micrófono de espuma"); else a mic word is the video's ``mic``. In "<material>
+    <tool> on <surface>" the surface wins: materials before the first preposition that introduces one ("on",
+    "sur", "auf", "en", "no", "sul", ...) are dropped. Japanese and Korean have postpositions and a freer
+    word order: for them only the tool rules apply. A thing whose material is named is that material
+    ("metal water bottle")."""
     materials = [i for i, w in enumerate(words) if w.kind == "material" and not (w.thing and _qualified(words, i))]
     on_tool = {i for i in materials if _on_tool(words, i)}
     materials = [i for i in materials if not (i in on_tool and words[i].value in _MICS)]
@@ -449,6 +499,8 @@ def _material(words: list[_Word]) -> set[str]:
     if len(specific) == 1:
         (kind,) = specific
         values = {i: kind if v == "mic" else v for i, v in values.items()}
+    elif not specific:
+        values = {i: mic if v == "mic" and not words[i].brand else v for i, v in values.items()}
     surfaces = [i for i, w in enumerate(words) if "on" in w.roles and _noun_after(words, i) not in {None, *on_tool}]
     if surfaces:
         materials = [i for i in materials if i > surfaces[0]]
@@ -456,8 +508,15 @@ def _material(words: list[_Word]) -> set[str]:
 
 
 def _whispered(words: list[_Word], i: int) -> bool:
-    """Whether a whispering word stands right beside the word at ``i`` ("whispered ramble", "囁き雑談")."""
-    return any(0 <= j < len(words) and words[j].value == "whispering" for j in (i - 1, i + 1))
+    """Whether a whispering word stands beside the word at ``i``, function words between them aside
+    ("whispered ramble", "囁き雑談", "囁き声でおしゃべり", "chatting in a whisper")."""
+    for step in (-1, 1):
+        j = i + step
+        while 0 <= j < len(words) and words[j].kind == "function":
+            j += step
+        if 0 <= j < len(words) and words[j].value == "whispering":
+            return True
+    return False
 
 
 def _in_context(word: _Word, binaural: bool) -> _Word:
@@ -467,15 +526,47 @@ def _in_context(word: _Word, binaural: bool) -> _Word:
     return _Word("material", "bi_mic") if binaural else _PLAIN
 
 
+def _techniques(words: list[_Word]) -> set[str]:
+    """The techniques a label's words name: its technique words, else its brushes ("a brush on the mic")."""
+    return {w.value for w in words if w.kind == "technique"} or {w.value for w in words if w.kind == "brush"}
+
+
+def section_technique(text: str) -> str | None:
+    """The technique a section's label names if it names one and no speech or other trigger, mixed or not
+    ("tapping vari", "glass and wood tapping"): a finer list splitting the section by material keeps it.
+    Whispering takes no material, so it is None too."""
+    words = _without_negated(_read(_tokens(text)))
+    techniques = _techniques(words)
+    if {w.kind for w in words} & {"talk", "speech", "other"} or len(techniques) != 1 or "whispering" in techniques:
+        return None
+    return techniques.pop()
+
+
+def named_mics(text: str) -> set[str]:
+    """The kinds of mic ``text`` names, not negated, line by line; a mic word ("mic", "micros") on a line
+    naming a foam or binaural mic is that one ("3Dio binaural mic", "micros binauraux"), a brand is its
+    own ("Blue Yeti + 3Dio": mic and bi_mic)."""
+    kinds: set[str] = set()
+    for line in text.splitlines():
+        words = _without_negated(_read(_tokens(line)))
+        mics = [w for w in words if w.kind == "material" and w.value in _MICS]
+        specific = any(w.value != "mic" for w in mics)
+        kinds |= {w.value for w in mics if w.value != "mic" or w.brand or not specific}
+    return kinds
+
+
 def names_binaural(text: str) -> bool:
     """Whether ``text`` (a video's title and description) names a binaural mic, not negated ("3Dio",
     "KU100", "micros binauraux"): then the video is taken as recorded on it."""
     return any(w.kind == "material" and w.value == "bi_mic" for w in _without_negated(_read(_tokens(text))))
 
 
-def normalise_trigger(text: str, binaural: bool = False) -> str:
-    """Map a free-text label onto a taxonomy name, or return ``UNKNOWN`` rather than guess. ``binaural``:
-    the video is recorded on a binaural mic, so the ears a label names are its ears.
+def normalise_trigger(text: str, binaural: bool = False, mic: str = "mic", technique: str | None = None) -> str:
+    """Map a free-text label onto a taxonomy name, or return ``UNKNOWN`` rather than guess. The video's
+    context: ``binaural``, it is recorded on a binaural mic, so the ears a label names are its ears; ``mic``,
+    what a mic word with no kind named is ("bi_mic" when the video names that mic and no other);
+    ``technique``, that of the section the label splits (``section_technique``), taken by a label naming a
+    material and no technique ("legno" under "tapping vari").
 
     >>> normalise_trigger("Tapping on a wine glass")
     'tapping_glass'
@@ -485,19 +576,23 @@ def normalise_trigger(text: str, binaural: bool = False) -> str:
     'massaging_bi_mic'
     >>> normalise_trigger("golpecitos en vidrio")
     'tapping_glass'
+    >>> normalise_trigger("mic brushing", mic="bi_mic")
+    'brushing_bi_mic'
+    >>> normalise_trigger("legno", technique="tapping")
+    'tapping_wood'
     """
     words = [_in_context(w, binaural) for w in _without_negated(_read(_tokens(text)))]
     words = [w for i, w in enumerate(words) if not (w.kind == "speech" and _whispered(words, i))]
     kinds = {w.kind for w in words}
     if kinds & {"talk", "speech", "mix", "other"}:
         return UNKNOWN
-    techniques = {w.value for w in words if w.kind == "technique"} or {w.value for w in words if w.kind == "brush"}
+    materials = _material(words, mic)
+    techniques = _techniques(words) or ({technique} if technique is not None and len(materials) == 1 else set())
     if len(techniques) != 1:
         return UNKNOWN
-    (technique,) = techniques
-    if technique == "whispering":
-        return technique
-    materials = _material(words)
+    (named,) = techniques
+    if named == "whispering":
+        return named
     if len(materials) > 1:
         return UNKNOWN
-    return f"{technique}_{materials.pop()}" if materials else technique
+    return f"{named}_{materials.pop()}" if materials else named

@@ -334,3 +334,29 @@ def test_parser_never_raises_on_timestamp_like_text(text: str, duration: float |
 def test_written_timestamps_round_trip(entries: list[tuple[int, str]]) -> None:
     text = "\n".join(f"{s // 60}:{s % 60:02d} {label}" for s, label in entries)
     assert [(m.start, m.label) for m in parse_timestamps(text)] == [(float(s), label) for s, label in entries]
+
+
+def test_a_label_first_line_with_its_time_in_brackets_is_a_list_line() -> None:
+    line = "Scratching the wooden desk (0:44:20) — my personal fave, esp. around 0:50:00"
+    assert [m.start for m in parse_line(line)] == [2660.0], "the later time pointed at is a remark"
+    assert [m.start for m in parse_line("Scratching the wooden desk, then around 0:50:00 brushing")] == [3000.0]
+
+
+@pytest.mark.parametrize(
+    "prose", ["Live ce soir à 21:00 sur Twitch, venez ! 💜", "Replay della live di ieri (iniziata alle 21:30) 💜"]
+)
+def test_a_time_pointed_at_in_the_prose_around_a_list_is_a_remark(prose: str) -> None:
+    text = f"{prose}\n\n2:20 Tapotements sur du verre\n15:30 Brossage de la bonnette\n28:00 Massage du micro"
+    assert [m.start for m in parse_timestamps(text)] == [140.0, 930.0, 1680.0]
+    assert len(parse_timestamps(prose)) == 1, "without a list the prose is all there is"
+
+
+def test_a_range_pointed_at_from_the_start_of_a_line_is_a_list_line() -> None:
+    text = "de 0:30 a 5:00 - tapping en uñas\nde 5:00 a 12:00 - rascando el micro\n12:00 susurros"
+    assert [(m.start, m.end) for m in parse_timestamps(text)] == [(30.0, 300.0), (300.0, 720.0), (720.0, None)]
+
+
+def test_spans_keep_their_marks_mic_and_technique() -> None:
+    marks = [Mark(0, "mic brushing", mic="bi_mic"), Mark(60, "legno", technique="tapping")]
+    spans = resolve_spans(marks, 120)
+    assert [(s.mic, s.technique) for s in spans] == [("bi_mic", None), ("mic", "tapping")]

@@ -297,6 +297,7 @@ def test_no_phrase_has_two_meanings() -> None:
         *((f"material {m}", {"models": models}) for m, models in lex.MIC_MODELS.items()),
         ("ear", lex.EAR_WORDS),
         ("not an ear", {"cjk": lex.NOT_EARS}),
+        ("plain phrase", {"all": lex.PLAIN_PHRASES}),
         ("brush", lex.BRUSHES),
         ("tool", lex.TOOLS),
         ("other trigger", lex.OTHER_TRIGGERS),
@@ -478,6 +479,9 @@ def test_a_german_compound_starting_with_a_material_names_it(text: str, expected
         ("whispering and chatting", UNKNOWN),
         ("tapping chat", UNKNOWN),
         ("whispered intro", UNKNOWN),  # an intro is no segment, whispered or not
+        ("囁き声でおしゃべり", "whispering"),  # a function word between them: in a whispered voice
+        ("chatting in a whisper", "whispering"),
+        ("whispering then chatting", UNKNOWN),  # "then" is not a function word
     ],
 )
 def test_whispered_speech_is_whispering(text: str, expected: str) -> None:
@@ -511,3 +515,41 @@ def test_many_labels_are_fast() -> None:
     for text in labels:
         normalise_trigger(text)
     assert (time.process_time() - start) / len(labels) < 0.002
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tapping en bidrio", "tapping_glass"),  # b and v sound alike in Spanish
+        ("Holz tapen", "tapping_wood"),  # a German-looking verb of an English technique
+        ("Mikro scratchen", "scratching_mic"),
+        ("Glas brushen", "brushing_glass"),
+        ("taping sul vetr", "tapping_glass"),  # a material less its final vowel
+        ("picchiettare il legn", "tapping_wood"),
+        ("meta tapping", "tapping"),  # "metal" ends in no vowel: "meta" is a word of its own
+        ("속사임", "whispering"),  # one jamo from 속삭임
+        ("마이크 브러슁", "brushing_mic"),
+        ("속사", UNKNOWN),  # two syllables: too short to correct
+    ],
+)
+def test_more_typos_are_corrected(text: str, expected: str) -> None:
+    assert normalise_trigger(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Puschel bürsten", "brushing_sponge_mic"),
+        ("털 커버 브러싱", "brushing_sponge_mic"),
+        ("폼 커버 스크래칭", "scratching_sponge_mic"),
+        ("쇠 탭핑", "tapping_metal"),
+        ("Edelstahl klopfen", "tapping_metal"),
+        ("toques no inox", "tapping_metal"),
+        ("ブリキ缶タッピング", "tapping_metal"),
+        ("硝子のタッピング", "tapping_glass"),
+        ("Flüsternd erzählen", "whispering"),
+        ("소곤소곤", "whispering"),
+    ],
+)
+def test_words_from_the_second_blind_corpus_kinds(text: str, expected: str) -> None:
+    assert normalise_trigger(text) == expected

@@ -17,7 +17,13 @@ no list names a trigger, the first in that order is used and its rows stay ``unk
 A video whose title or description names a binaural mic ("3Dio", "KU100", "binaural ear mics") is taken as
 recorded on it: its marks are ``binaural``, and a label's ears ("ear massage", "grattouilles sur les
 oreilles", "耳のマッサージ") are that mic's. A bare technique ("brushing") gets no mic from the context: it
-may be done on anything, nail tapping in a 3Dio video is tapping.
+may be done on anything, nail tapping in a 3Dio video is tapping. When the title and the description's
+prose (its lines without timestamps) name a binaural mic and no other mic, foam cover or brand, that is the
+video's one mic: a mic word with no kind ("mic brushing", "tapping on the mic") is it.
+
+A list splitting another list's section ("1:30 tapping vari" split by a viewer's "1:30 tapping vetro /
+6:10 legno / 10:45 plastica") keeps that section's technique (``section_technique``) in its lines naming
+only a material ("legno" is tapping_wood), when each of its lines there naming a technique names that one.
 """
 
 from __future__ import annotations
@@ -26,9 +32,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from asmr_zoo.errors import DataError
-from asmr_zoo.triggers import UNKNOWN, names_binaural, normalise_trigger, split_trigger
+from asmr_zoo.triggers import (
+    UNKNOWN,
+    named_mics,
+    names_binaural,
+    normalise_trigger,
+    section_technique,
+    split_trigger,
+)
 from asmr_zoo.validation import is_number
-from asmr_zoo_sources.timestamps import Mark, Span, chapter_marks, parse_timestamps, resolve_spans
+from asmr_zoo_sources.timestamps import Mark, Span, chapter_marks, parse_line, parse_timestamps, resolve_spans
 
 MIN_COMMENT_TIMESTAMPS = 2  # a lone "3:45 lol" is a reaction, not a list of triggers
 UPLOADER_BONUS = 1
@@ -71,13 +84,29 @@ def duration_of(info: dict[str, Any]) -> float | None:
 
 def labelled_spans(marks: list[Mark], duration: float | None) -> list[tuple[Span, str]]:
     """The spans of ``marks`` with the trigger each label names (or ``unknown``)."""
-    return [(span, normalise_trigger(span.label, span.binaural)) for span in resolve_spans(marks, duration)]
+    return [(span, trigger_of(span)) for span in resolve_spans(marks, duration)]
+
+
+def trigger_of(mark: Mark | Span) -> str:
+    """The trigger a mark's or span's label names in its video's context (or ``unknown``)."""
+    return normalise_trigger(mark.label, mark.binaural, mark.mic, mark.technique)
+
+
+def _texts(info: dict[str, Any]) -> list[str]:
+    return [t for t in (info.get("title"), info.get("description")) if isinstance(t, str)]
 
 
 def is_binaural(info: dict[str, Any]) -> bool:
     """Whether the video's title or description names a binaural mic."""
-    text = "\n".join(t for t in (info.get("title"), info.get("description")) if isinstance(t, str))
-    return names_binaural(text)
+    return names_binaural("\n".join(_texts(info)))
+
+
+def video_mic(info: dict[str, Any]) -> str:
+    """What a mic word with no kind means in the video: ``bi_mic`` when its title and the description's
+    prose (lines without marks, a time pointed at being a remark) name a binaural mic and no other kind of
+    mic, else ``mic``."""
+    prose = [line for text in _texts(info) for line in text.splitlines() if not parse_line(line, in_list=True)]
+    return "bi_mic" if named_mics("\n".join(prose)) == {"bi_mic"} else "mic"
 
 
 def _comment_name(comment: dict[str, Any]) -> str:
@@ -100,7 +129,8 @@ def candidates(info: dict[str, Any], comments: bool) -> list[Candidate]:
 
     The description comes before the chapters, which YouTube usually makes from it: its teaser lines and
     remarks are read as such (``timestamps``), a chapter title is taken as it is. The marks of a video on a
-    binaural mic (``is_binaural``) are ``binaural``."""
+    binaural mic (``is_binaural``) are ``binaural``, with its ``video_mic``; marks splitting another list's
+    section take its technique (``_with_sections``)."""
     found = [
         Candidate(parse_timestamps(info.get("description") or ""), "description", "description", True),
         Candidate(chapter_marks(info.get("chapters") or []), "chapter", "chapters", True),
@@ -112,8 +142,35 @@ def candidates(info: dict[str, Any], comments: bool) -> list[Candidate]:
             marks, name = parse_timestamps(comment["text"]), _comment_name(comment)
             if len(marks) >= MIN_COMMENT_TIMESTAMPS:
                 found.append(Candidate(marks, "comment", name, name != "comment"))
-    binaural = is_binaural(info)
-    return [replace(c, marks=[replace(m, binaural=binaural) for m in c.marks]) for c in found if c.marks]
+    binaural, mic = is_binaural(info), video_mic(info)
+    found = [replace(c, marks=[replace(m, binaural=binaural, mic=mic) for m in c.marks]) for c in found if c.marks]
+    return _with_sections(found, duration_of(info))
+
+
+def _with_sections(found: list[Candidate], duration: float | None) -> list[Candidate]:
+    """The lists with each mark given the technique of the other lists' section it splits, if any."""
+    spans = [resolve_spans(c.marks, duration) for c in found]
+    sections = [[(s, t) for s in own if (t := section_technique(s.label))] for own in spans]
+    result = []
+    for k, candidate in enumerate(found):
+        others = [section for j, own in enumerate(sections) if j != k for section in own]
+        techniques = {span.start: _split_technique(span, spans[k], others) for span in spans[k]}
+        marks = [replace(m, technique=techniques.get(m.start)) for m in candidate.marks]
+        result.append(replace(candidate, marks=marks))
+    return result
+
+
+def _split_technique(span: Span, own: list[Span], sections: list[tuple[Span, str]]) -> str | None:
+    """The technique of the section ``span`` lies in, if every span of its own list there that names a
+    technique names that one."""
+    for section, technique in sections:
+        inside = [s for s in own if section.start <= s.start and s.end <= section.end]
+        if span not in inside:
+            continue
+        named = {split_trigger(t)[0] for t in map(trigger_of, inside) if t != UNKNOWN}
+        if named <= {technique}:
+            return technique
+    return None
 
 
 def quality(marks: list[Mark], duration: float | None) -> Quality:

@@ -15,10 +15,14 @@ one line, or a label before the time. The grammar here:
 - teasers take no slot: a time in a clause with a teasing word ("skip to 2:15 for the best part", "my
   favourite is at 17:00", "salta al 3:20", "springt zu 3:00", "3:00へスキップ") is not a mark, nor is a time
   at the start of a line whose own clause teases ("17:00 👈 my favourite");
-- a list line starts with its time (after bullets, numbering, brackets, emoji); a later time on it in a
-  bracketed remark or pointed at ("at", "from", "a las", "à", "bei", "em", "alle", "17:00から", "7:30부터")
-  belongs to a remark about the label, so the remark is dropped and does not split the section:
-  ``12:30 brushing the mic (my favourite bit is at 17:00)`` is one mark, "brushing the mic";
+- a list line starts with its time or range (after bullets, numbering, brackets, emoji, or a pointer before
+  a range: "de 0:30 a 5:00"), or has it in brackets right after its label ("Cork tapping (0:58:40)"); a
+  later time on it in a bracketed remark or pointed at ("at", "from", "around", "a las", "à", "bei", "em",
+  "alle", "17:00から", "7:30부터") belongs to a remark about the label, so the remark is dropped and does not
+  split the section: ``12:30 brushing the mic (my favourite bit is at 17:00)`` is one mark, "brushing the
+  mic", and so is ``Scratching the desk (0:44:20) — my fave, esp. around 0:50:00``;
+- in a text holding a list (two list lines or more), a time pointed at on a line of prose is a remark too,
+  not a mark: "Live ce soir à 21:00 sur Twitch", "Replay della live (iniziata alle 21:30)";
 - bullets, numbering, brackets and separators around a label are stripped.
 
 Nothing here raises on any text: the worst input yields no marks.
@@ -82,28 +86,35 @@ _PROSE_BREAK_RE = re.compile(
 )
 _WRAPPED_RE = re.compile(r"^(?:\([^()]*\)|\[[^\[\]]*\]|（[^（）]*）|【[^【】]*】)$")
 _BRACKETS = str.maketrans("", "", "[](){}（）【】")
+MIN_LIST_LINES = 2
 
 
 @dataclass(frozen=True)
 class Mark:
-    """A labelled time found in text: ``end`` is set only for an explicit range; ``binaural``: the video is
-    recorded on a binaural mic, so ears in the label are its ears (see ``label_sources``)."""
+    """A labelled time found in text: ``end`` is set only for an explicit range. The video's context (see
+    ``label_sources`` and ``normalise_trigger``): ``binaural``, it is recorded on a binaural mic; ``mic``,
+    what a mic word with no kind means in it; ``technique``, that of another list's section this mark
+    splits."""
 
     start: float
     label: str
     end: float | None = None
     binaural: bool = False
+    mic: str = "mic"
+    technique: str | None = None
 
 
 @dataclass(frozen=True)
 class Span:
     """A resolved segment: where it starts and ends in the recording, its raw label, and its mark's
-    ``binaural``."""
+    context."""
 
     start: float
     end: float
     label: str
     binaural: bool = False
+    mic: str = "mic"
+    technique: str | None = None
 
 
 def _seconds(match: re.Match[str], p: str) -> float:
@@ -156,12 +167,18 @@ def _clause(line: str, lo: int, start: int, end: int, hi: int) -> tuple[int, int
 
 
 def _remark(
-    line: str, tokens: Sequence[re.Match[str]], i: int, listed: bool, bracketed: Sequence[tuple[int, int | None]]
+    line: str,
+    tokens: Sequence[re.Match[str]],
+    i: int,
+    listed: bool,
+    in_list: bool,
+    bracketed: Sequence[tuple[int, int | None]],
 ) -> tuple[int, int] | None:
     """Where token ``i`` of ``line`` and the remark around it lie, if it is a teaser or a remark, not a mark.
 
-    ``listed``: the line starts with a time, so it is a list line and a later time pointed at is a remark;
-    ``bracketed``: the line's bracketed stretches."""
+    ``listed``: the line is a list line (``_is_list_line``), so a later time pointed at is a remark;
+    ``in_list``: the text holds a list, so on any other line a time pointed at is a remark; ``bracketed``:
+    the line's bracketed stretches."""
     token = tokens[i]
     lo = tokens[i - 1].end() if i else 0
     hi = tokens[i + 1].start() if i + 1 < len(tokens) else len(line)
@@ -178,16 +195,29 @@ def _remark(
         or _POINTER_RE.search(line[lo : token.start()]) is not None
         or _POSTPOSITION_RE.match(line[token.end() : hi]) is not None
     )
-    return (start, end) if _TEASER_RE.search(line, start, end) or (listed and pointed) else None
+    return (start, end) if _TEASER_RE.search(line, start, end) or (pointed and (listed or in_list)) else None
 
 
-def _without_remarks(line: str) -> str:
-    """``line`` with its teasers and remarks blanked out, leaving the marks and their labels."""
+def _is_list_line(line: str, tokens: Sequence[re.Match[str]]) -> bool:
+    """Whether ``line`` is a list line: it starts with its first time ("12:30 brushing") or range, pointed at
+    or not ("de 0:30 a 5:00 - tapping"), or that time stands in brackets right after the label ("Scratching
+    the desk (0:44:20) ...")."""
+    if not tokens:
+        return False
+    lead, rest = line[: tokens[0].start()], line[tokens[0].end() :]
+    if not clean_label(lead):
+        return not _POINTER_RE.search(lead) or tokens[0].group("sep") is not None
+    return lead.rstrip().endswith(tuple(_OPEN)) and rest.lstrip().startswith(tuple(_CLOSE))
+
+
+def _without_remarks(line: str, in_list: bool) -> str:
+    """``line`` with its teasers and remarks blanked out, leaving the marks and their labels. ``in_list``:
+    the text holds a list, so a time pointed at on a line that is not a list line is a remark too ("Live
+    tonight at 21:00", "(iniziata alle 21:30)")."""
     tokens = list(_TOKEN_RE.finditer(line))
-    lead = line[: tokens[0].start()] if tokens else ""
-    listed = not clean_label(lead) and not _POINTER_RE.search(lead)
+    listed = _is_list_line(line, tokens)
     bracketed = _bracketed(line)
-    remarks = [remark for i in range(len(tokens)) if (remark := _remark(line, tokens, i, listed, bracketed))]
+    remarks = [remark for i in range(len(tokens)) if (remark := _remark(line, tokens, i, listed, in_list, bracketed))]
     for start, end in remarks:
         line = line[:start] + " " * (end - start) + line[end:]
     return line
@@ -204,9 +234,10 @@ def _pointed_labels(pieces: Sequence[str]) -> list[str]:
     return labels
 
 
-def parse_line(line: str) -> list[Mark]:
-    """The marks on one line of text: its teasers ("skip to 2:15") and remarks left out."""
-    line = _without_remarks(line)
+def parse_line(line: str, in_list: bool = False) -> list[Mark]:
+    """The marks on one line of text: its teasers ("skip to 2:15") and remarks left out; ``in_list``: the
+    line is part of a text holding a list (see ``parse_timestamps``)."""
+    line = _without_remarks(line, in_list)
     tokens = list(_TOKEN_RE.finditer(line))
     if not tokens:
         return []
@@ -232,10 +263,15 @@ def parse_line(line: str) -> list[Mark]:
 
 
 def parse_timestamps(text: str) -> list[Mark]:
-    """All marks in ``text``, in the order written (full-width digits read as digits). Never raises."""
+    """All marks in ``text``, in the order written (full-width digits read as digits). Never raises.
+
+    A text with ``MIN_LIST_LINES`` list lines holds a list: a time pointed at in the prose around it ("Live
+    ce soir à 21:00") is a remark, not a mark."""
     if not isinstance(text, str):
         return []
-    return [mark for line in unicodedata.normalize("NFKC", text).splitlines() for mark in parse_line(line)]
+    lines = unicodedata.normalize("NFKC", text).splitlines()
+    in_list = sum(_is_list_line(line, list(_TOKEN_RE.finditer(line))) for line in lines) >= MIN_LIST_LINES
+    return [mark for line in lines for mark in parse_line(line, in_list)]
 
 
 def chapter_marks(chapters: Iterable[object]) -> list[Mark]:
@@ -279,5 +315,5 @@ def resolve_spans(marks: Sequence[Mark], duration: float | None) -> list[Span]:
         if limit is not None:
             end = min(end, limit)
         if end > mark.start:
-            spans.append(Span(mark.start, end, mark.label, mark.binaural))
+            spans.append(Span(mark.start, end, mark.label, mark.binaural, mark.mic, mark.technique))
     return spans

@@ -18,11 +18,11 @@ from typing import Any
 
 from asmr_zoo.datasource import Segment
 from asmr_zoo.errors import DataError
-from asmr_zoo.triggers import UNKNOWN, normalise_trigger
+from asmr_zoo.triggers import UNKNOWN
 from asmr_zoo.validation import load_json
 from asmr_zoo_sources.base import Unit, UnitSource, cut, raiser, unlabelled
 from asmr_zoo_sources.ffmpeg import fetched_audio
-from asmr_zoo_sources.label_sources import choose_labels, duration_of, labelled_spans
+from asmr_zoo_sources.label_sources import choose_labels, duration_of, labelled_spans, trigger_of
 
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{11}")
 _URL_ID_RE = re.compile(r"(?:[?&]v=|youtu\.be/|/shorts/|/embed/|/live/|/v/)([A-Za-z0-9_-]{11})(?![A-Za-z0-9_-])")
@@ -182,7 +182,7 @@ class YouTubeSource(UnitSource):
     def _load(self, video_id: str, info: dict[str, Any]) -> Iterator[Segment]:
         choice = choose_labels(info, self.comments)
         origin, why = choice.origin, {"origin_reason": choice.reason}
-        if all(normalise_trigger(m.label, m.binaural) == UNKNOWN for m in choice.marks):
+        if all(trigger_of(m) == UNKNOWN for m in choice.marks):
             self.report(
                 f"{video_id}: none of its {len(choice.marks)} {origin} labels names a known trigger; "
                 f"kept as unknown, nothing downloaded"

@@ -18,6 +18,13 @@ from asmr_zoo.errors import AsmrZooError, CheckpointError
 from asmr_zoo.validation import load_json
 
 FORMAT_VERSION = "1"
+UPMIXER = "upmix-mask"  # the model name of a mono-to-stereo upmixer (asmr_zoo/upmix.py)
+PAN_PRIOR = "pan-prior"  # the model name of a stereo pan prior (asmr_zoo/pan_prior.py)
+# checkpoints that are not generators, and the command that uses each
+AUXILIARY = {
+    UPMIXER: ("an upmixer (mono to stereo)", "asmr-zoo upmix IN.wav -o OUT.wav --checkpoint {path}"),
+    PAN_PRIOR: ("a stereo pan prior", "asmr-zoo run MODEL -t TRIGGER --channels 2 (it is registered)"),
+}
 PREFIX = "asmr_zoo."
 REQUIRED = ("format_version", "model", "conditioner", "codec", "sample_rate", "vocabulary", "config")
 _LIST, _MAPPING = (list, "a JSON list of trigger names"), (dict, "a JSON object")
@@ -159,6 +166,9 @@ def load_checkpoint(
     if sha256:
         verify_sha256(path, sha256)
     meta = read_metadata(path)
+    if meta["model"] in AUXILIARY:
+        what, use = AUXILIARY[meta["model"]]
+        raise CheckpointError(f"{path} is {what}, not a generator: use `{use.format(path=path)}`")
     for key, want in (expect or {}).items():
         if str(meta.get(key)) != str(want):
             raise CheckpointError(

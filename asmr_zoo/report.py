@@ -83,7 +83,9 @@ def _trigger_order(trigger: str) -> tuple[int, str]:
 
 def default_columns(registry: Any) -> list[Column]:
     """One column per (model, conditioner) pair in the registry; each row holds what `asmr-zoo run` picks."""
-    pairs = dict.fromkeys((e.model, e.conditioner) for e in registry.entries.values())
+    from asmr_zoo.checkpoints import AUXILIARY
+
+    pairs = dict.fromkeys((e.model, e.conditioner) for e in registry.entries.values() if e.model not in AUXILIARY)
     columns = []
     for model, conditioner in pairs:
         served = {t for e in registry.find(model, conditioner) for t in e.triggers}

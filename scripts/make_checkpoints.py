@@ -3,6 +3,7 @@
     python scripts/make_checkpoints.py                      # everything (about two hours on 2 cores)
     python scripts/make_checkpoints.py --only wavenet-global
     python scripts/make_checkpoints.py --eval-only          # re-measure the shipped files, update the registry
+    python scripts/make_checkpoints.py --only upmix         # the mono-to-stereo upmixer (pan: the pan prior)
 
 Each model is trained by the project's own CLI on the procedural, license-free corpus (`asmr-zoo data synth`),
 per trigger for the unconditioned models and one model for all the common triggers for the conditioned ones.
@@ -217,6 +218,72 @@ def registry_entry(recipe: str, triggers: list[str], made: dict) -> dict:
     )
 
 
+def upmix_metrics(report: dict) -> dict:
+    """The registry's summary of an upmixer's `eval --json`: distances from the real stereo, beside dual mono."""
+    return {
+        "clips": report["clips"],
+        "stft_distance": {k: round(v["stft"], 4) for k, v in report["distances"].items()},
+        "envelope_distance": {k: round(v["envelope"], 4) for k, v in report["distances"].items()},
+        "side_mid_wasserstein_db": {k: round(v["side_mid_db"]["wasserstein"], 2) for k, v in report["spatial"].items()},
+    }
+
+
+def pan_metrics(report: dict) -> dict:
+    """The registry's summary of a pan prior's `eval --json`: mean Wasserstein of ILD and side/mid per method."""
+    means = report["mean"]
+    return {
+        "clips": report["clips"],
+        "ild_wasserstein_db": {m: round(v["ild_db"], 2) for m, v in means.items()},
+        "side_mid_wasserstein_db": {m: round(v["side_mid_db"], 2) for m, v in means.items()},
+    }
+
+
+# the stereo models that are not generators: name -> (training command and options, registry metrics, description)
+STEREO_RECIPES = {
+    "upmix-mask": (  # hidden 32: on this corpus it keeps dual mono (see the README), so it need not be large
+        ["train-upmix", "--steps", "1500", "--hidden", "32"],
+        upmix_metrics,
+        "mono-to-stereo upmixer (a complex mask on the mid's STFT) trained on the procedural corpus's stereo",
+    ),
+    "pan-prior": (
+        ["train-pan", "--steps", "1500"],
+        pan_metrics,
+        "stereo pan prior (per-trigger ILD trajectories) for `run --channels 2`, trained on the procedural corpus",
+    ),
+}
+
+
+def make_stereo_model(name: str, data: Path, held_out: Path, eval_only: bool) -> dict:
+    """A shipped stereo model: trained by its `asmr-zoo` command on the corpus's stereo masters (resumably),
+    scored by `asmr-zoo eval` on the other-seed corpus's held-out videos against its baselines."""
+    from asmr_zoo.registry import entry_from_checkpoint
+
+    command, metrics_of, description = STEREO_RECIPES[name]
+    out, target = WORK / f"{name}.safetensors", REPO / "checkpoints" / f"{name}.safetensors"
+    training = [*command, "--threads", "1"]
+    if not eval_only:
+        resume = ["--resume"] if out.exists() else []
+        zoo(*training, "--data", str(data), "--out", str(out), *resume)
+        target.write_bytes(out.read_bytes())
+    report = json.loads(zoo("eval", str(target), "--data", str(held_out), "--json").stdout)
+    metrics = metrics_of(report)
+    metrics["data"] = (
+        f"asmr-zoo data synth --minutes {HELD_OUT_MINUTES} --clip-seconds {CLIP_SECONDS} --seed {HELD_OUT_SEED}"
+    )
+    return entry_from_checkpoint(
+        target,
+        REPO,
+        name,
+        TRIGGERS,
+        data={"source": "synthetic", "command": f"asmr-zoo data synth --minutes {MINUTES} --seed {SEED} (masters)"},
+        training={"command": " ".join(["asmr-zoo", *training])},
+        metrics=metrics,
+        license="CC0-1.0",
+        default=True,
+        description=description,
+    )
+
+
 def update_registry(path: Path, entry: dict) -> None:
     """Add or replace ``entry`` in registry.yaml, under a lock (recipes may run in parallel)."""
     import fcntl
@@ -237,6 +304,11 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     data = make_data("data", MINUTES, SEED)
     held_out = make_data("held-out", HELD_OUT_MINUTES, HELD_OUT_SEED)
+    for name in STEREO_RECIPES:
+        if not args.only or name.startswith(args.only):
+            entry = make_stereo_model(name, data, held_out, args.eval_only)
+            update_registry(REPO / "registry.yaml", entry)
+            print(f"  {name}: {entry['metrics']}", flush=True)
     for recipe, (_, conditioner, preset, overrides, _) in RECIPES.items():
         if args.only and not recipe.startswith(args.only):
             continue

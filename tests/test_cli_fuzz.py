@@ -207,7 +207,7 @@ def run_args(draw: st.DrawFn) -> tuple[list[str], list[str]]:
 RUN = ["run", "wavenet", "-s", "0.05", "-o", "out.wav"]  # the explicit cases: bugs these tests found
 
 
-@fuzz_settings(16)
+@fuzz_settings(10)
 @example(case=([*RUN, "-t", "whispering", "--seed", str(2**64)], []))
 @example(case=([*RUN, "-t", "whispering", "--sampler", "folded", "--sampler-option", "fold_length=2.5"], []))
 @example(case=([*RUN, "-c", "global", "-t", "whispering=1e308", "-t", "tapping_glass=1e308"], ["out.wav"]))
@@ -242,7 +242,7 @@ def synth_args(draw: st.DrawFn) -> list[str]:
 SYNTH = ["data", "synth", "--out", "D", "--triggers", "whispering"]
 
 
-@fuzz_settings(20)
+@fuzz_settings(12)
 @example(args=[*SYNTH, "--minutes", "1e-9"])
 @example(args=[*SYNTH, "--minutes", "0.01", "--clip-seconds", "1e-9"])
 @example(args=[*SYNTH, "--minutes", "0.1", "--seed", "-1"])
@@ -286,7 +286,7 @@ def train_args(draw: st.DrawFn) -> list[str]:
 TRAIN = ["train", "wavenet", "--preset", "tiny", "--out", "m.safetensors", "train.steps=1", "model.window=300"]
 
 
-@fuzz_settings(16)
+@fuzz_settings(8)
 @example(args=[*TRAIN, "model.residual_channels=0"])
 @example(args=[*TRAIN, "train.lr=1e9"])
 @example(args=[*TRAIN, f"model.residual_channels={10**7}"])
@@ -308,7 +308,7 @@ def eval_args(draw: st.DrawFn) -> list[str]:
     ]
 
 
-@fuzz_settings(8)
+@fuzz_settings(6)
 @example(args=["--clips", "1", "--seconds", "1e-9"])
 @example(args=["--clips", "600", "--seconds", "0.01"])
 @given(args=eval_args())
@@ -391,6 +391,48 @@ def test_spatialize(home: Path, recordings: Path, args: list[str]) -> None:
     in_fresh_folder(home, ["spatialize", str(recordings / "mono.wav"), *args, "-o", "out.wav"], ["out.wav"])
 
 
+@fuzz_settings(6)
+@example(args=["--id", "wavenet-global"], stereo_input=False)
+@given(
+    args=st.one_of(
+        st.just([]),
+        st.sampled_from(["upmix-mask", "pan-prior", "nope", ""]).map(lambda i: ["--id", i]),
+        FREE_TEXT.map(lambda i: ["--id", i]),
+        st.sampled_from(["0", "-1", "10000", "abc"]).map(lambda t: [f"--threads={t}"]),
+    ),
+    stereo_input=st.booleans(),
+)
+def test_upmix(home: Path, recordings: Path, args: list[str], stereo_input: bool) -> None:
+    source = recordings / ("audio/vid00000001.wav" if stereo_input else "mono.wav")
+    in_fresh_folder(home, ["upmix", str(source), *args, "-o", "out.wav"], ["out.wav"])
+
+
+STEREO_TRAINING = {  # option: (boundary values, valid values)
+    "--steps": (["0", "-1", "abc", "1e3"], st.integers(1, 2)),
+    "--batch": (["0", "-1", str(10**6), "abc"], st.integers(1, 3)),
+    "--crop-seconds": (["0", "-1", "nan", "inf", "1e308", "abc"], st.floats(0.2, 1)),
+    "--lr": (["0", "-1", "nan", "1", "abc"], st.floats(1e-4, 1e-2)),
+    "--hidden": (["0", "7", str(10**6), "abc"], st.integers(8, 16)),
+    "--seed": (["-1", str(2**64), "abc"], st.integers(0, 9)),
+}
+
+
+@st.composite
+def stereo_training_args(draw: st.DrawFn) -> list[str]:
+    case = Case(draw, list(STEREO_TRAINING))
+    command = draw(st.sampled_from(["train-upmix", "train-pan"]))
+    options = [arg for name, (bad, valid) in STEREO_TRAINING.items() for arg in case.option(name, bad, valid)]
+    steps = [] if any(o.startswith("--steps") for o in options) else ["--steps", "1"]
+    return [command, "--out", "m.safetensors", *steps, *options]
+
+
+@fuzz_settings(8)
+@example(args=["train-upmix", "--out", "m.safetensors", "--steps", "1", "--batch", "1000"])
+@given(args=stereo_training_args())
+def test_train_stereo(home: Path, dataset: Path, args: list[str]) -> None:
+    in_fresh_folder(home, [*args, "--data", str(dataset)], ["m.safetensors"])
+
+
 IMPORT_OPTIONS = {  # option: (boundary values, valid values)
     "--sample-rate": (["0", "-1", "999", "192001", "1e9", "abc"], st.sampled_from([8000, 16000])),
     "--min-seconds": (["-1", "nan", "inf", "1e308", "abc"], st.floats(0, 1)),
@@ -458,7 +500,7 @@ def test_data_merge_and_stats(home: Path, dataset: Path, roots: list[str], force
             check(zoo(cwd, home, ["data", "stats", "M", "--json", "--spatial"]), cwd, ["M"])
 
 
-@fuzz_settings(8)
+@fuzz_settings(5)
 @example(entry_id="wavenet-global", triggers=[], flags=[])
 @given(
     entry_id=st.one_of(st.sampled_from(["mine", "", "../x", "a/b", "MINE", "x" * 300]), FREE_TEXT),
@@ -486,7 +528,7 @@ def test_plugins(home: Path, as_json: bool) -> None:
     in_fresh_folder(home, ["plugins", *(["--json"] if as_json else [])])
 
 
-@fuzz_settings(6)
+@fuzz_settings(4)
 @example(args=["--seconds=nan"])
 @given(
     args=st.builds(

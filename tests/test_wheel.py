@@ -59,6 +59,8 @@ def test_wheel_install_lists_and_runs_shipped_checkpoints(tmp_path: Path) -> Non
         ("wavernn", "concat"),
         ("wavenet", "none"),
         ("wavenet", "global"),
+        ("upmix-mask", "none"),
+        ("pan-prior", "global"),
     }
 
     run = subprocess.run(

@@ -217,7 +217,10 @@ def run_command(
     ),
     period: float = typer.Option(None, "--period", help="Seconds per --spatialize sweep or turn (default 4)."),
     channels: int = typer.Option(
-        None, "--channels", help="1 (mono, the default) or 2 (with --spatialize: the models generate mono)."
+        None,
+        "--channels",
+        help="1 (mono, the default) or 2: placed as the trigger's recordings move, by the registered pan prior "
+        "(or along --spatialize PATH).",
     ),
     threads: int = threads_option(),
 ) -> None:
@@ -248,11 +251,6 @@ def run_command(
     use_threads(threads)
     if channels not in (None, 1, 2):
         raise UsageError(f"--channels must be 1 or 2, got {channels}")
-    if channels == 2 and spatial_path is None:  # no model plugin generates stereo yet
-        raise UsageError(
-            "the models generate mono; for 2 channels render it binaurally with --spatialize PATH "
-            "(left, right, center, ear-to-ear, circle), or afterwards with `asmr-zoo spatialize`"
-        )
     if channels == 1 and spatial_path is not None:
         raise UsageError("--spatialize writes 2 channels; drop --channels 1 (or --spatialize for mono)")
     if spatial_path is not None:
@@ -279,6 +277,7 @@ def run_command(
         entry, trigger = resolve(model, conditioner, trigger, zoo, note)
         gen = None
     paths = _output_paths(out or Path(f"{model}-{conditioner}-{label_of(trigger)}.wav"), batch)
+    pan = _pan_prior(trigger) if channels == 2 and spatial_path is None else None
     if gen is None:
         gen = Generator.from_entry(entry, zoo)
     num_samples = max(1, round(seconds * gen.sample_rate))
@@ -298,15 +297,43 @@ def run_command(
         )
     from asmr_zoo.audio import write_audio
 
+    written: list[Path] = []
     for path, clip in zip(paths, wav, strict=True):
         if spatial_path is not None:
             clip, gain_db = spatialize(clip, gen.sample_rate, spatial_path, period)
             if gain_db < 0:
                 note(f"{path}: scaled by {gain_db:.1f} dB after spatialising, to keep the peak under -1 dBFS")
+        elif pan is not None:
+            clip, gain_db = pan(clip, gen.sample_rate, None if seed is None else seed + len(written))
+            if gain_db < 0:
+                note(f"{path}: scaled by {gain_db:.1f} dB after panning, to keep the peak under -1 dBFS")
         write_audio(path, clip, gen.sample_rate)
+        written.append(path)
         err_console.print(
             f"wrote {path} ({num_samples / gen.sample_rate:.2f} s at {gen.sample_rate} Hz, from {gen.source})"
         )
+
+
+def _pan_prior(trigger: Any) -> Any:
+    """``run --channels 2`` without --spatialize: the registered pan prior of the (main) trigger, as a function
+    ``(mono, rate, seed) -> (stereo, gain_db)``; none registered is a one-line error naming the other ways."""
+    from asmr_zoo.checkpoints import PAN_PRIOR
+    from asmr_zoo.cli.stereo import registered
+    from asmr_zoo.pan_prior import limit_peak, load_pan_prior
+
+    main = max(trigger, key=trigger.__getitem__) if isinstance(trigger, dict) else trigger
+    if main is None:
+        raise UsageError("--channels 2 places the sound as its trigger's recordings do: name a --trigger")
+    try:
+        path, sha256, _ = registered(PAN_PRIOR, None, main)
+    except UsageError:
+        raise UsageError(
+            f"no stereo pan prior serves '{main}', and the models generate mono: render it binaurally with "
+            f"--spatialize PATH (left, right, center, ear-to-ear, circle), or afterwards with `asmr-zoo spatialize` "
+            f"or `asmr-zoo upmix`"
+        ) from None
+    prior = load_pan_prior(path, sha256)
+    return lambda mono, rate, seed: limit_peak(prior.pan(mono, rate, main, seed))
 
 
 @app.command("register")
@@ -325,7 +352,7 @@ def register_command(
     removed only after the new entry is in place."""
     import shutil
 
-    from asmr_zoo.checkpoints import atomic_write, load_checkpoint, read_metadata, sha256_file
+    from asmr_zoo.checkpoints import UPMIXER, atomic_write, load_checkpoint, read_metadata, sha256_file
     from asmr_zoo.paths import user_home, user_registry
     from asmr_zoo.registry import (
         add_user_entry,
@@ -337,6 +364,7 @@ def register_command(
         weights_file,
     )
     from asmr_zoo.triggers import validate_trigger_name
+    from asmr_zoo.upmix import load_upmixer
 
     meta = read_metadata(checkpoint)
     vocabulary = json.loads(meta["vocabulary"])
@@ -350,7 +378,10 @@ def register_command(
     registry, merged = user_registry(), _registry(get_zoo())
     if entry_id in merged.entries and entry_id not in merged.user_ids:
         raise UsageError(f"'{entry_id}' is a shipped checkpoint id; choose another --id")
-    load_checkpoint(checkpoint, zoo=get_zoo())  # what cannot be loaded is not registered (config, tensors)
+    if meta["model"] == UPMIXER:
+        load_upmixer(checkpoint)
+    else:  # what cannot be loaded is not registered (config, tensors)
+        load_checkpoint(checkpoint, zoo=get_zoo())
     with user_registry_lock(registry):
         clean_orphans(registry)  # what a killed register left: temp files, copies no entry points at
         old = user_entry(registry, entry_id)

@@ -174,13 +174,22 @@ def eval_command(
     """Score a checkpoint honestly: held-out bits/sample per trigger (vs unigram and uniform), own vs swapped
     labels, and what generation sounds like: a trigger classifier fitted on the data set's train split
     recognises the generated clips (accuracy, recall per trigger), onset rate, flatness and collapse to silence
-    against real held-out clips. Optionally the embedding plot (Figure 8)."""
-    from asmr_zoo.checkpoints import load_checkpoint, read_metadata, weights_step
+    against real held-out clips. Optionally the embedding plot (Figure 8).
+
+    An upmixer (`asmr-zoo train-upmix`) is scored on the held-out stereo clips instead: STFT and envelope
+    distances (2.5D Visual Sound's protocol) and set-level spatial distances, against dual mono. A pan prior
+    (`asmr-zoo train-pan`) places the held-out mids: set-level spatial distances from the real stereo, against
+    dual mono and a random constant pan."""
+    from asmr_zoo.checkpoints import PAN_PRIOR, UPMIXER, load_checkpoint, read_metadata, weights_step
     from asmr_zoo.evaluation import evaluate, plot_embeddings
 
     if embeddings is not None and embeddings.suffix.lower() != ".png":
         raise UsageError(f"--embeddings {embeddings} must end in .png")
     use_threads(threads)
+    kind = read_metadata(checkpoint)["model"]
+    if kind in (UPMIXER, PAN_PRIOR):
+        (_eval_upmixer if kind == UPMIXER else _eval_pan_prior)(checkpoint, data, as_json, seed)
+        return
     model = load_checkpoint(checkpoint, zoo=get_zoo())
     served = json.loads(read_metadata(checkpoint).get("extra.triggers", "[]"))
     with _eval_progress() as progress:
@@ -192,6 +201,64 @@ def eval_command(
         typer.echo(json.dumps(report, indent=2))
         return
     _print_eval(checkpoint.name, report)
+
+
+def _eval_upmixer(checkpoint: Path, data: Path, as_json: bool, seed: int) -> None:
+    """``eval`` of an upmixer: its distances from the real stereo, beside dual mono's."""
+    from asmr_zoo.upmix import load_upmixer
+    from asmr_zoo.upmix_training import evaluate_upmixer
+
+    net = load_upmixer(checkpoint)
+    with _eval_progress() as progress:
+        report = evaluate_upmixer(net, data, progress)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    up, mono = report["distances"]["upmix"], report["distances"]["dual_mono"]
+    table = Table(
+        title=f"{checkpoint.name}: {report['clips']} held-out stereo clips at 16 kHz (lower is better)",
+        title_justify="left",
+        show_edge=False,
+    )
+    for col in ("distance", "upmix", "dual mono"):
+        table.add_column(col)
+    table.add_row("STFT", f"{up['stft']:.4f}", f"{mono['stft']:.4f}")
+    table.add_row("envelope", f"{up['envelope']:.4f}", f"{mono['envelope']:.4f}")
+    for statistic, row in report["spatial"]["upmix"].items():
+        other = report["spatial"]["dual_mono"].get(statistic)
+        baseline = "-" if other is None else f"{other['wasserstein']:.3g}"
+        table.add_row(f"{statistic} (Wasserstein)", f"{row['wasserstein']:.3g}", baseline)
+    console.print(table)
+
+
+def _eval_pan_prior(checkpoint: Path, data: Path, as_json: bool, seed: int) -> None:
+    """``eval`` of a pan prior: per trigger, Wasserstein distances of ILD and side/mid from the real stereo."""
+    from asmr_zoo.pan_prior import load_pan_prior
+    from asmr_zoo.pan_training import METHODS, evaluate_pan_prior
+
+    prior = load_pan_prior(checkpoint)
+    with _eval_progress() as progress:
+        report = evaluate_pan_prior(prior, data, seed, progress)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    table = Table(
+        title=f"{checkpoint.name}: {report['clips']} held-out mids placed; Wasserstein distance from the real "
+        f"stereo, ILD dB / side-mid dB (lower is closer)",
+        title_justify="left",
+        show_edge=False,
+    )
+    table.add_column("trigger", no_wrap=True)
+    for method in METHODS:
+        table.add_column(method.replace("_", " "))
+    rows = {
+        **report["triggers"],
+        "mean": {m: {s: {"wasserstein": v} for s, v in report["mean"][m].items()} for m in METHODS},
+    }
+    for trigger, row in rows.items():
+        cells = [f"{row[m]['ild_db']['wasserstein']:.2f} / {row[m]['side_mid_db']['wasserstein']:.2f}" for m in METHODS]
+        table.add_row(trigger, *cells)
+    console.print(table)
 
 
 def _eval_progress():

@@ -1,0 +1,164 @@
+"""The stereo pan prior: frame ILDs, equal-power rendering, the prior's causality and sampling, training, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from asmr_zoo.errors import CheckpointError, UsageError
+from asmr_zoo.pan_prior import (
+    FRAME_SECONDS,
+    LEVELS,
+    PanPrior,
+    frame_ild,
+    level_db,
+    load_pan_prior,
+    quantise,
+    render,
+    save_pan_prior,
+)
+from asmr_zoo.paths import shipped_registry
+
+RATE = 16_000
+SHIPPED = shipped_registry().parent / "checkpoints" / "pan-prior.safetensors"
+
+
+def noise(seconds: float, seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).standard_normal(int(seconds * RATE)) * 0.1).astype(np.float32)
+
+
+@pytest.mark.parametrize("ild", [-24.0, -6.0, 0.0, 3.0, 18.0])
+def test_render_places_the_sound_at_the_asked_ild_with_equal_power(ild: float) -> None:
+    mono = noise(1.0)
+    stereo = render(mono, RATE, np.full(20, ild))
+    np.testing.assert_allclose(frame_ild(stereo, RATE), ild, atol=1e-3)
+    np.testing.assert_allclose(np.square(stereo).sum(0), 2 * np.square(mono), rtol=1e-4)  # L^2 + R^2 = 2 m^2
+    if ild == 0:
+        np.testing.assert_allclose(stereo[0], mono, atol=1e-6)  # the centre is dual mono
+
+
+def test_quiet_frames_hold_the_last_loud_ild() -> None:
+    mono = noise(1.0)
+    mono[int(0.5 * RATE) :] *= 1e-4  # the second half is quiet (-100 dBFS): it carries no direction
+    left_then_right = np.where(np.arange(20) < 10, -12.0, 12.0)
+    ild = frame_ild(render(mono, RATE, left_then_right), RATE)
+    frames = round(1 / FRAME_SECONDS)
+    np.testing.assert_allclose(ild[: frames // 2 - 1], -12, atol=1e-3)
+    np.testing.assert_allclose(ild[frames // 2 :], ild[frames // 2 - 1], atol=1e-9)
+    assert np.all(frame_ild(np.zeros((2, RATE)), RATE) == 0)
+
+
+def test_levels_round_trip_within_half_a_step() -> None:
+    ild = np.linspace(-30, 30, 241)
+    assert np.abs(level_db(quantise(ild)) - ild).max() <= 1.0 + 1e-9
+    assert quantise(np.array([-99.0, 99.0])).tolist() == [0, LEVELS - 1]
+
+
+def fresh(seed: int = 0) -> PanPrior:
+    torch.manual_seed(seed)
+    return PanPrior(["massaging_bi_mic", "whispering"], hidden=16).eval()
+
+
+def priors() -> list[PanPrior]:
+    """A fresh prior, and the shipped one (trained weights) when it is there."""
+    return [fresh(), *([load_pan_prior(SHIPPED)] if SHIPPED.exists() else [])]
+
+
+@pytest.mark.parametrize("prior", priors(), ids=lambda p: f"hidden{p.hidden}")
+def test_the_prior_is_causal_and_sampling_equals_teacher_forcing(prior: PanPrior) -> None:
+    levels = torch.randint(0, LEVELS, (1, 40))
+    h = prior.triggers(torch.tensor([0]))
+    logits = prior.prior(levels[..., None], h)
+    poked = levels.clone()
+    poked[0, 25] = (poked[0, 25] + 7) % LEVELS
+    changed = (prior.prior(poked[..., None], h) - logits).abs().amax(dim=(0, 2, 3)) > 0
+    assert not changed[:26].any() and changed[26:].all()  # frame k is predicted from frames < k only
+    # drawing greedily step by step gives the teacher-forced argmax of the drawn sequence
+    previous, state = prior.prior.start(1)
+    drawn = []
+    for _ in range(30):
+        previous, state = prior.prior.step(previous, state, h, lambda x: x.argmax(-1))
+        drawn.append(int(previous[0, 0, 0]))
+    forced = prior.prior(torch.tensor([drawn])[..., None], h)
+    assert forced.argmax(-1)[0, :, 0].tolist() == drawn
+
+
+def test_gradients_reach_every_parameter() -> None:
+    prior = fresh().train()
+    prior.loss(torch.randint(0, LEVELS, (3, 20)), torch.tensor([0, 1, 0])).backward()
+    for name, p in prior.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_save_load_round_trip_and_bad_files(tmp_path: Path) -> None:
+    prior = fresh()
+    save_pan_prior(tmp_path / "p.safetensors", prior)
+    again = load_pan_prior(tmp_path / "p.safetensors")
+    assert again.vocabulary == prior.vocabulary
+    np.testing.assert_array_equal(again.sample("whispering", 50, seed=4), prior.sample("whispering", 50, seed=4))
+    assert not np.array_equal(prior.sample("whispering", 50, seed=4), prior.sample("whispering", 50, seed=5))
+    with pytest.raises(UsageError, match="not 'tapping_wood'"):
+        prior.sample("tapping_wood", 5)
+    from asmr_zoo.checkpoints import load_checkpoint
+    from asmr_zoo.upmix import UpmixConfig, UpmixNet, save_upmixer
+
+    with pytest.raises(CheckpointError, match="is a stereo pan prior, not a generator"):
+        load_checkpoint(tmp_path / "p.safetensors")
+    save_upmixer(tmp_path / "u.safetensors", UpmixNet(UpmixConfig(hidden=8, layers=1)))
+    with pytest.raises(CheckpointError, match="not a pan prior"):
+        load_pan_prior(tmp_path / "u.safetensors")
+
+
+def write_sided_folder(root: Path) -> Path:
+    """Stereo recordings whose place depends on the trigger: whispering in the left ear (ILD -18 dB), brushing
+    in the right (+18 dB), 10 takes each."""
+    for trigger, ild in (("whispering", -18.0), ("brushing_mic", 18.0)):
+        folder = root / "src" / trigger
+        folder.mkdir(parents=True)
+        for i in range(10):
+            stereo = render(noise(3.0, seed=i), RATE, np.full(60, ild + (i % 3 - 1)))
+            sf.write(folder / f"take{i:02d}.wav", stereo.T, RATE)
+    return root / "src"
+
+
+def test_training_learns_where_each_trigger_sits_and_eval_says_so(cli, tmp_path: Path) -> None:
+    src = write_sided_folder(tmp_path)
+    assert cli("data", "folder", str(src), "--out", "d", "--channels", "2").returncode == 0
+    train = cli("train-pan", "--data", "d", "--out", "p.safetensors", "--steps", "150", "--hidden", "16")
+    assert train.returncode == 0, train.stderr
+    prior = load_pan_prior(tmp_path / "p.safetensors")
+    assert prior.sample("whispering", 40, seed=1).mean() < -12 and prior.sample("brushing_mic", 40, seed=1).mean() > 12
+    report = json.loads(cli("eval", "p.safetensors", "--data", "d", "--json").stdout)
+    ild = {m: report["mean"][m]["ild_db"] for m in ("pan_prior", "dual_mono", "constant_pan")}
+    assert ild["pan_prior"] < 3 < ild["dual_mono"] and ild["pan_prior"] < ild["constant_pan"]
+    resumed = cli("train-pan", "--data", "d", "--out", "p.safetensors", "--steps", "160", "--resume")
+    assert resumed.returncode == 0 and "step 160" in resumed.stderr
+
+
+@pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped pan prior")
+def test_run_with_two_channels_places_the_trigger_as_recorded(cli, tmp_path: Path, zoo_home: Path) -> None:
+    args = ["run", "wavernn", "-c", "concat", "-t", "massaging_bi_mic", "--seconds", "2", "--seed", "1"]
+    result = cli(*args, "--channels", "2", "-o", "s.wav")
+    assert result.returncode == 0, result.stderr
+    stereo, rate = sf.read(tmp_path / "s.wav")
+    assert stereo.shape == (2 * rate, 2)
+    assert np.abs(frame_ild(stereo.T, rate)).max() > 3  # it moves off the centre
+    assert cli(*args, "-o", "m.wav").returncode == 0
+    mono, _ = sf.read(tmp_path / "m.wav")
+    # the same mono, placed: equal power keeps L^2 + R^2 = 2 m^2, up to one gain for the whole clip (a hard pan
+    # is 3 dB louder in one ear, so the peak may be brought under -1 dBFS, with a note) and 16-bit rounding
+    gain2 = np.square(stereo).sum() / (2 * np.square(mono).sum())
+    assert gain2 <= 1 + 1e-3 and (gain2 > 1 - 1e-3 or "after panning" in result.stderr)
+    np.testing.assert_allclose(np.square(stereo).sum(1), gain2 * 2 * np.square(mono), atol=2e-4)
+
+
+def test_a_trigger_no_pan_prior_serves_names_the_other_ways(zoo_home: Path) -> None:
+    from asmr_zoo.cli.commands import _pan_prior
+
+    with pytest.raises(UsageError, match=r"no stereo pan prior serves 'tapping_cork'.*--spatialize"):
+        _pan_prior("tapping_cork")

@@ -62,6 +62,7 @@ class Plan:
     real: dict[str, DatasetRow] = field(default_factory=dict)  # trigger -> its first held-out clip
     train_rows: list[DatasetRow] = field(default_factory=list)
     zoo: Any = None  # the plugins the checkpoints are loaded with (None: the process-wide zoo)
+    pan: Entry | None = None  # stereo (--channels 2): the pan prior that places the generated clips
 
     def jobs(self) -> dict[str, tuple[Entry, list[str]]]:
         """Checkpoint id -> (entry, the rows it generates), in grid order."""
@@ -103,9 +104,11 @@ def plan_report(
     command: str,
     zoo: Any = None,
     note: Log | None = None,
+    channels: int = 1,
 ) -> Plan:
     """Check the request and lay out the grid; raises ``UsageError`` / ``DataError`` with a one-line message.
-    The registry's warnings go to ``note``."""
+    The registry's warnings go to ``note``. ``channels`` 2: every generated clip is placed by the registered pan
+    prior, and the real clips are their stereo masters."""
     from asmr_zoo.api import check_request, pick_trigger
     from asmr_zoo.plugins import get_zoo
     from asmr_zoo.registry import load_registry
@@ -129,6 +132,10 @@ def plan_report(
     for column in columns:
         column.cells = {t: e for t, e in column.cells.items() if t in rows}
     plan = Plan(columns, rows, float(seconds), seed, command, by_id=bool(ids), zoo=zoo)
+    if channels not in (1, 2):
+        raise UsageError(f"--channels must be 1 or 2, got {channels}")
+    if channels == 2:
+        plan.pan = _pan_entry(registry, rows)
     if data is not None:
         from asmr_zoo.dataset import MANIFEST_NAME, read_dataset
 
@@ -141,6 +148,21 @@ def plan_report(
         plan.real = {t: next(r for r in test if r.trigger == t) for t in rows if any(r.trigger == t for r in test)}
         plan.train_rows = [r for r in dataset if r.split == "train"]
     return plan
+
+
+def _pan_entry(registry: Any, triggers: list[str]) -> Entry:
+    """The registered pan prior serving every row (``--channels 2``)."""
+    from asmr_zoo.checkpoints import PAN_PRIOR
+
+    priors = registry.find(model=PAN_PRIOR)
+    serving = [e for e in priors if set(triggers) <= set(e.triggers)]
+    if not serving:
+        missing = sorted(set(triggers) - {t for e in priors for t in e.triggers}) or triggers
+        raise UsageError(
+            f"--channels 2 needs a pan prior serving every row; none serves {', '.join(missing)}: pass "
+            f"--trigger for the rows it serves, or train one with `asmr-zoo train-pan` and register it"
+        )
+    return serving[0]
 
 
 def check_out(out: Path) -> None:
@@ -228,6 +250,7 @@ class Site:
         self.figures: dict[str, dict[str, Any]] = {}
         self.generated = self.reused = 0
         self._models: dict[str, Any] = {}
+        self._pan: Any = None  # the pan prior, loaded on first use
 
     def _read_cache(self) -> dict[str, dict[str, Any]]:
         """The earlier run's sections of ``report.json``; empty when it is missing, unreadable or of another
@@ -280,8 +303,9 @@ class Site:
             stem = f"{checkpoint or 'held-out'}.{trigger}.{key[:12]}"
             audio, image = self.out / "audio" / f"{stem}.wav", self.out / "images" / f"{stem}.png"
             write_audio(audio, wav, rate)
-            clip_picture(wav, rate, image)
-            stats = gm.audio_statistics([wav], rate)
+            mid = wav if wav.ndim == 1 else wav.mean(axis=0)  # a stereo clip is pictured and measured by its mid
+            clip_picture(mid, rate, image)
+            stats = gm.audio_statistics([mid], rate)
             stored[trigger] = {
                 "audio": audio.relative_to(self.out).as_posix(),
                 "image": image.relative_to(self.out).as_posix(),
@@ -324,10 +348,24 @@ class Site:
                     clips = [(triggers[0], wav)]
                 else:  # generate_clips samples with SAMPLER too
                     clips = generate_clips(gen.model, triggers, 1, plan.seconds, plan.seed)
-                return {t: (wav, gen.sample_rate) for t, wav in clips}
+                return {t: (self.placed(wav, gen.sample_rate, t), gen.sample_rate) for t, wav in clips}
 
-            key = _digest(entry.id, entry.sha256, triggers, plan.seconds, plan.seed, SAMPLER)
+            key = _digest(entry.id, entry.sha256, triggers, plan.seconds, plan.seed, SAMPLER, *self.stereo_key())
             self._job(key, entry.id, triggers, make)
+
+    def stereo_key(self) -> list[str]:
+        """What a stereo report adds to its clips' cache keys (nothing for mono: their keys stay as they were)."""
+        return [] if self.plan.pan is None else ["stereo", self.plan.pan.sha256]
+
+    def placed(self, wav: np.ndarray, rate: int, trigger: str) -> np.ndarray:
+        """A generated mono clip as the report shows it: as is, or placed by the pan prior (seeded)."""
+        from asmr_zoo.pan_prior import limit_peak, load_pan_prior
+
+        if self.plan.pan is None:
+            return wav
+        if self._pan is None:
+            self._pan = load_pan_prior(self.plan.pan.checked_path(), self.plan.pan.sha256)
+        return limit_peak(self._pan.pan(wav, rate, trigger, seed=self.plan.seed))[0]
 
     def real(self) -> None:
         """The first held-out clip of each row's trigger, cut to ``seconds``."""
@@ -337,10 +375,23 @@ class Site:
 
             def make(row: DatasetRow = row) -> dict[str, tuple[np.ndarray, int]]:
                 audio, rate = read_audio(row.path)
-                return {row.trigger: (to_mono(audio)[0, : max(1, round(self.plan.seconds * rate))], rate)}
+                audio = self.real_stereo(row, audio, rate) if self.plan.pan is not None else to_mono(audio)[0]
+                return {row.trigger: (audio[..., : max(1, round(self.plan.seconds * rate))], rate)}
 
-            key = _digest("real", self.plan.fingerprint, row.video_id, row.start, self.plan.seconds)
+            key = _digest("real", self.plan.fingerprint, row.video_id, row.start, self.plan.seconds, *self.stereo_key())
             self._job(key, None, [row.trigger], make)
+
+    @staticmethod
+    def real_stereo(row: DatasetRow, audio: np.ndarray, rate: int) -> np.ndarray:
+        """A real clip in stereo at the training copy's ``rate``: the copy when it is stereo, else the master when
+        that is (resampled), else the mono copy in both channels."""
+        from asmr_zoo.audio import read_audio, resample
+
+        if audio.shape[0] == 1 and row.master is not None:
+            master, master_rate = read_audio(row.master)
+            if master.shape[0] == 2:
+                audio = resample(master, master_rate, rate)
+        return audio if audio.shape[0] == 2 else np.repeat(audio[:1], 2, axis=0)
 
     def verdicts(self) -> None:
         """What a trigger classifier fitted on the data set's train split hears in each clip (with ``--data``)."""
@@ -524,6 +575,7 @@ def page_context(site: Site) -> dict[str, Any]:
         "version": __version__,
         "plan": plan,
         "seconds": fmt(plan.seconds, "g"),
+        "pan": None if plan.pan is None else plan.pan.id,
         "fingerprint": (plan.fingerprint or "")[:12],
         "headers": [{"title": title, "real": title == REAL_TITLE} for title, _ in columns],
         "rows": rows,

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -170,6 +171,21 @@ def test_rerun_redoes_only_what_changed(site, corpus: Path, tmp_path: Path, modu
     assert all(abs(sf.info(str(p)).duration - 0.25) < 0.01 for p in (copy / "audio").iterdir())
 
 
+def test_a_stereo_report_places_the_generated_clips_and_plays_the_real_stereo(tmp_path: Path, module_cli: Cli) -> None:
+    stereo_corpus = tmp_path / "data"  # data synth keeps stereo masters (the training copies are mono)
+    args = ["--triggers", "tapping_glass,brushing_mic", "--minutes", "0.3", "--clip-seconds", "5", "--seed", "3"]
+    assert module_cli("data", "synth", "--out", str(stereo_corpus), *args).returncode == 0
+    out = tmp_path / "site"
+    result = report(module_cli, out, stereo_corpus, "--channels", "2")
+    assert "5 clips made" in result.stderr
+    for path in (out / "audio").glob("*.wav"):
+        audio, _ = sf.read(path)
+        assert audio.ndim == 2 and audio.shape[1] == 2, path.name
+        assert np.abs(audio[:, 0] - audio[:, 1]).max() > 1e-3, f"{path.name} is dual mono"  # placed, or recorded
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "placed between the ears by the pan prior <code>pan-prior</code>" in page and "--channels 2" in page
+
+
 def test_without_data_the_page_keeps_registry_figures_and_drops_verdicts(site, tmp_path: Path, module_cli: Cli) -> None:
     copy = tmp_path / "site"
     shutil.copytree(site[0], copy)
@@ -264,6 +280,7 @@ def test_figure_8_has_a_legend_by_technique_and_names_checkpoint_and_step(
         (("--data", "{tmp}/not-a-data-set"), "data set directory"),
         (("--data", "{tmp}/empty"), "has no manifest.jsonl"),
         (("--out", "{tmp}/missing/site"), "directory {tmp}/missing does not exist; create it first"),
+        (("--channels", "3"), "--channels must be 1 or 2, got 3"),
     ],
 )
 def test_bad_input_is_refused_before_anything_is_written(

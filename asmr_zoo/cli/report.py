@@ -39,6 +39,9 @@ def report_command(
     ),
     seconds: float = typer.Option(4.0, "--seconds", "-s", help="Seconds per clip."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same command writes the same audio."),
+    channels: int = typer.Option(
+        1, "--channels", help="2: stereo clips, the generated ones placed by the registered pan prior."
+    ),
     threads: int = threads_option(),
 ) -> None:
     """Write a static listening report: real and generated clips side by side with players, spectrograms and
@@ -50,7 +53,8 @@ def report_command(
     check_out(out)
     use_threads(threads)
     note = lambda text: err_console.print(text, highlight=False, soft_wrap=True)  # noqa: E731
-    plan = plan_report(ids, rows, seconds, seed, data, _command(out, data, ids, rows, seconds, seed), get_zoo(), note)
+    command = _command(out, data, ids, rows, seconds, seed) + (" --channels 2" if channels == 2 else "")
+    plan = plan_report(ids, rows, seconds, seed, data, command, get_zoo(), note, channels)
     done = build_report(plan, out, note)
     err_console.print(
         f"wrote {out / 'index.html'}: {len(plan.triggers)} triggers x {len(plan.columns)} columns, "

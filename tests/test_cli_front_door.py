@@ -183,8 +183,8 @@ def test_threads_option_gives_the_same_audio_and_rejects_bad_counts(cli, tmp_pat
     assert not (tmp_path / "x.wav").exists()
 
 
-def test_channels_2_from_a_mono_model_names_spatialize(cli, tmp_path, zoo_home) -> None:
-    one_line_error(cli("run", "wavernn", "-t", "tapping_glass", "--channels", "2", "-o", "s.wav"), "--spatialize")
+def test_channels_2_is_the_pan_prior_or_a_spatialize_path(cli, tmp_path, zoo_home) -> None:
+    """(A trigger no pan prior serves is a one-line error naming --spatialize: tests/test_pan_prior.py.)"""
     one_line_error(cli("run", "wavernn", "-t", "tapping_glass", "--channels", "3", "-o", "s.wav"), "1 or 2")
     one_line_error(
         cli("run", "wavernn", "-t", "tapping_glass", "--channels", "1", "--spatialize", "left", "-o", "s.wav"),
@@ -195,6 +195,9 @@ def test_channels_2_from_a_mono_model_names_spatialize(cli, tmp_path, zoo_home) 
                  "-o", "s.wav")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert sf.info(tmp_path / "s.wav").channels == 2
+    result = cli("run", "wavernn", "-t", "tapping_glass", "--channels", "2", "-s", "0.2", "-o", "p.wav")
+    assert result.returncode == 0, result.stderr
+    assert sf.info(tmp_path / "p.wav").channels == 2
 
 
 def test_ctrl_c_during_run_is_one_line_and_writes_nothing(tmp_path, zoo_home) -> None:

@@ -136,9 +136,10 @@ class WaveNetState:
 
 
 FAST_ENGINES = ("auto", "native", "torch")
-# auto: the C loop up to this batch and this many parameters (benchmarks/bench_wavenet.py: the demo and small
-# presets run 6-25x faster in C at batch 1; the paper preset's 292 MB of weights stream from memory, where
-# torch's matrix-vector products are faster, and at batch 32 torch's batched products win)
+# auto: the C loop up to this batch, and for larger models at batch 1 only (benchmarks/bench_wavenet.py: the
+# demo and small presets run 5-18x faster in C at batch 1; the paper preset's 292 MB stream from memory as
+# one sequential read in C, 2.2x torch's mat-vecs at batch 1, but the C loop runs clips one after the other,
+# so from a few clips on torch's batched products win)
 NATIVE_BATCH = 8
 NATIVE_MAX_PARAMETERS = 4_000_000
 
@@ -417,12 +418,12 @@ class WaveNet(Model):
         return out
 
     def fast_engine(self, batch: int) -> str:
-        """``config.fast_engine``, with ``auto`` resolved: the C loop up to batch ``NATIVE_BATCH`` and
-        ``NATIVE_MAX_PARAMETERS``, where it builds, on float32 CPU weights; else torch."""
+        """``config.fast_engine``, with ``auto`` resolved: the C loop up to batch ``NATIVE_BATCH`` (models over
+        ``NATIVE_MAX_PARAMETERS``: at batch 1), where it builds, on float32 CPU weights; else torch."""
         engine = self.config.fast_engine
         weight = self.end2.weight
         large = sum(p.numel() for p in self.parameters()) > NATIVE_MAX_PARAMETERS
-        if engine == "torch" or (engine == "auto" and (batch > NATIVE_BATCH or large)):
+        if engine == "torch" or (engine == "auto" and (batch > NATIVE_BATCH or (large and batch > 1))):
             return "torch"
         if weight.device.type != "cpu" or weight.dtype != torch.float32:
             if engine == "native":

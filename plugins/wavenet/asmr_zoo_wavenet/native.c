@@ -6,10 +6,10 @@
      for each block:
        [f, g] = [x_{t-d}, x_t, 1, h, y] FG                      W_f * x + V_f^T h + V_f y (eq. 6, local conditioning)
        z      = tanh(f) o sigmoid(g)                            eq. 5
-       skip  += [z, 1] SK;   x = x + [z, 1] RS                  skip and residual 1x1 convolutions
+       skip  += [z, 1] SK;   x += [z, 1] RS                     skip and residual 1x1 convolutions
      logits = [relu([relu(skip), 1] E1), 1] E2                  relu -> 1x1 -> relu -> 1x1
-   and the next code is drawn from softmax(logits) with the policy (pick.h). The model's small sizes keep every
-   weight in cache; mat-vecs keep their sums in registers while contiguous weight rows stream past. */
+   and the next code is drawn from softmax(logits) with the policy (pick.h). Mat-vecs keep their sums in
+   registers while the weights stream past in the order they are stored (column panels, below). */
 
 #include <math.h>
 #include <stdint.h>
@@ -42,43 +42,41 @@ typedef struct {
     float *logits;         /* (steps, 256) out, or NULL */
 } Clip;
 
-/* y[j0 : j0 + width] += sum_{i < rows} x[i] w[i][j0 : j0 + width], the sums in registers while the rows
-   stream past; inlined with a constant width. */
-static inline __attribute__((always_inline)) void tile(const float *x, int rows, const float *w, int n, int j0,
-                                                       int width, float *y) {
+/* Matrices come in column panels (native.py's panels()): the columns are cut into tiles of 64, then 32, 16, 8
+   and 1 columns, and each tile's rows are stored one after the other, so a mat-vec reads its weights as one
+   sequential stream (what a memory-bound large model needs) while each tile's sums stay in registers. */
+
+/* y[0 : width] (+)= sum_{i < rows} x[i] p[i][0 : width] for one panel p; inlined with a constant width. */
+static inline __attribute__((always_inline)) void tile(const float *x, int rows, const float *p, int width,
+                                                       float *y, int accumulate) {
     float acc[64];
-    memcpy(acc, y + j0, sizeof(float) * width);
+    if (accumulate) memcpy(acc, y, sizeof(float) * width);
+    else memset(acc, 0, sizeof(float) * width);
     for (int i = 0; i < rows; i++) {
         float v = x[i];
-        const float *row = w + (long)i * n + j0;
+        const float *row = p + (long)i * width;
 #pragma omp simd
         for (int j = 0; j < width; j++) acc[j] += v * row[j];
     }
-    memcpy(y + j0, acc, sizeof(float) * width);
+    memcpy(y, acc, sizeof(float) * width);
 }
 
-/* y[0:n] += sum_{i < rows} x[i] w[i][0:n], in tiles of 64 columns (8 independent AVX2 or 4 AVX-512 sums
-   per row, enough to hide the FMA latency), then 32, 16, 8 and single columns. */
-static void matvec(const float *x, int rows, const float *w, int n, float *y) {
+/* y[0:n] (+)= x[0:rows] W for W (rows, n) in panels (8 independent AVX2 or 4 AVX-512 sums per row in the
+   64-column tiles, enough to hide the FMA latency). A bias is W's last row, met by x's trailing 1. */
+static void matvec(const float *x, int rows, const float *w, int n, float *y, int accumulate) {
     int j0 = 0;
-    for (; j0 + 64 <= n; j0 += 64) tile(x, rows, w, n, j0, 64, y);
-    if (j0 + 32 <= n) tile(x, rows, w, n, j0, 32, y), j0 += 32;
-    if (j0 + 16 <= n) tile(x, rows, w, n, j0, 16, y), j0 += 16;
-    if (j0 + 8 <= n) tile(x, rows, w, n, j0, 8, y), j0 += 8;
-    for (; j0 < n; j0++) tile(x, rows, w, n, j0, 1, y);
-}
-
-/* y[0:n] = w[rows][0:n] (the last row: the bias) + sum_{i < rows} x[i] w[i][0:n]. */
-static void affine(const float *x, int rows, const float *w, int n, float *y) {
-    memcpy(y, w + (long)rows * n, sizeof(float) * n);
-    matvec(x, rows, w, n, y);
+    for (; j0 + 64 <= n; j0 += 64, w += (long)rows * 64) tile(x, rows, w, 64, y + j0, accumulate);
+    if (j0 + 32 <= n) tile(x, rows, w, 32, y + j0, accumulate), j0 += 32, w += (long)rows * 32;
+    if (j0 + 16 <= n) tile(x, rows, w, 16, y + j0, accumulate), j0 += 16, w += (long)rows * 16;
+    if (j0 + 8 <= n) tile(x, rows, w, 8, y + j0, accumulate), j0 += 8, w += (long)rows * 8;
+    for (; j0 < n; j0++, w += rows) tile(x, rows, w, 1, y + j0, accumulate);
 }
 
 static int run_clip(const Net *net, const Policy *policy, int32_t steps, Clip *clip, float *scratch) {
     const int R = net->R, D = net->D, S = net->S, E = net->E, ctx = net->ctx;
     float *x = scratch, *row = x + R, *fg = row + 2 * R + ctx, *z = fg + 2 * D, *skip = z + D + 1;
-    float *hidden = skip + S + 1, *logits = hidden + E + 1, *out = logits + PICK_CLASSES;
-    z[D] = 1.0f;
+    float *hidden = skip + S + 1, *logits = hidden + E + 1;
+    z[D] = skip[S] = hidden[E] = 1.0f; /* the trailing 1s that meet the bias rows */
     for (int t = 0; t < steps; t++) {
         const float *tap_now = net->table + ((long)PICK_CLASSES + clip->code) * R;
         for (int i = 0; i < R; i++) x[i] = clip->input_past[i] + tap_now[i] + net->input_bias[i];
@@ -93,23 +91,17 @@ static int run_clip(const Net *net, const Policy *policy, int32_t steps, Clip *c
             memcpy(row + 2 * R, clip->context, sizeof(float) * ctx);
             memcpy(oldest, x, sizeof(float) * R); /* x_t replaces x_{t-d} in the ring */
             clip->heads[b] = (clip->heads[b] + 1) % d;
-            const float *w = net->fg + (long)b * (2 * R + ctx) * 2 * D;
-            memset(fg, 0, sizeof(float) * 2 * D);
-            matvec(row, 2 * R + ctx, w, 2 * D, fg); /* the bias row meets the context's 1 */
+            matvec(row, 2 * R + ctx, net->fg + (long)b * (2 * R + ctx) * 2 * D, 2 * D, fg, 0);
 #pragma omp simd
             for (int j = 0; j < D; j++) z[j] = tanh_approx(fg[j]) * sigmoid(fg[D + j]); /* eq. 5 */
-            affine(z, D, net->skip + (long)b * (D + 1) * S, S, out);
-            for (int j = 0; j < S; j++) skip[j] += out[j];
-            if (b + 1 < net->blocks) {
-                affine(z, D, net->res + (long)b * (D + 1) * R, R, out);
-                for (int j = 0; j < R; j++) x[j] += out[j];
-            }
+            matvec(z, D + 1, net->skip + (long)b * (D + 1) * S, S, skip, 1); /* skip += [z, 1] SK */
+            if (b + 1 < net->blocks) matvec(z, D + 1, net->res + (long)b * (D + 1) * R, R, x, 1); /* x += [z, 1] RS */
             queue += (long)d * R;
         }
         for (int j = 0; j < S; j++) skip[j] = skip[j] > 0.0f ? skip[j] : 0.0f;
-        affine(skip, S, net->end1, E, hidden);
+        matvec(skip, S + 1, net->end1, E, hidden, 0);
         for (int j = 0; j < E; j++) hidden[j] = hidden[j] > 0.0f ? hidden[j] : 0.0f;
-        affine(hidden, E, net->end2, PICK_CLASSES, logits);
+        matvec(hidden, E + 1, net->end2, PICK_CLASSES, logits, 0);
         if (clip->logits) memcpy(clip->logits + (long)t * PICK_CLASSES, logits, sizeof(float) * PICK_CLASSES);
         clip->code = pick_class(policy, logits, clip->uniforms ? clip->uniforms[t] : 0.0f);
         clip->codes[t] = clip->code;
@@ -121,8 +113,7 @@ static int run_clip(const Net *net, const Policy *policy, int32_t steps, Clip *c
 int wavenet_run(const Net *net, int32_t batch, int32_t steps, float inv_temp, int32_t top_k, float top_p,
                 int32_t greedy, Clip *clips) {
     Policy policy = {inv_temp, top_k, top_p, greedy};
-    long size = 3L * net->R + net->ctx + 3L * net->D + 2 * net->S + net->E + 4 + PICK_CLASSES;
-    size += net->S > net->R ? net->S : net->R; /* out: a skip or residual product */
+    long size = 3L * net->R + net->ctx + 3L * net->D + net->S + net->E + 3 + PICK_CLASSES;
     float *scratch = malloc(sizeof(float) * (size_t)size);
     if (!scratch) return -1;
     for (int i = 0; i < batch; i++) run_clip(net, &policy, steps, &clips[i], scratch);

@@ -66,7 +66,21 @@ library = Loader(SOURCE, "wavenet", "C generation loop", _declare)
 
 def _with_bias(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """A 1x1 convolution ``(out, in, 1)`` as an ``(in + 1, out)`` matrix, its bias as the last row."""
-    return torch.cat([weight[..., 0].t(), bias[None]]).contiguous()
+    return torch.cat([weight[..., 0].t(), bias[None]])
+
+
+def panels(matrix: torch.Tensor) -> torch.Tensor:
+    """An ``(rows, n)`` matrix in the C loop's column panels, flat: tiles of 64 columns, then one each of 32,
+    16 and 8 where they fit, then single columns; each tile's rows one after the other."""
+    n, widths = matrix.shape[1], []
+    widths += [64] * (n // 64)
+    left = n % 64
+    for width in (32, 16, 8):
+        if left >= width:
+            widths.append(width)
+            left -= width
+    widths += [1] * left
+    return torch.cat([tile.reshape(-1) for tile in matrix.float().split(widths, dim=1)])
 
 
 class NativeRun:
@@ -82,11 +96,11 @@ class NativeRun:
             "dilation": torch.tensor(dilations, dtype=torch.int32),
             "table": state.input_table.float().contiguous(),
             "input_bias": state.input_bias.detach().float().contiguous(),
-            "fg": torch.cat([b.filter_gate.reshape(-1) for b in blocks]).float().contiguous(),
-            "res": torch.cat([(b.residual if b.residual is not None else zeros).reshape(-1) for b in blocks]),
-            "skip": state.skip.float().contiguous(),
-            "end1": _with_bias(model.end1.weight.detach(), model.end1.bias.detach()),
-            "end2": _with_bias(model.end2.weight.detach(), model.end2.bias.detach()),
+            "fg": torch.cat([panels(b.filter_gate) for b in blocks]),
+            "res": torch.cat([panels(b.residual if b.residual is not None else zeros) for b in blocks]),
+            "skip": torch.cat([panels(matrix) for matrix in state.skip.split(d + 1)]),
+            "end1": panels(_with_bias(model.end1.weight.detach(), model.end1.bias.detach())),
+            "end2": panels(_with_bias(model.end2.weight.detach(), model.end2.bias.detach())),
         }
         self.net = Net(
             len(blocks), r, d, model.config.skip_channels, model.config.end_channels, state.context.shape[1],

@@ -20,10 +20,10 @@ from asmr_zoo.validation import load_json
 FORMAT_VERSION = "1"
 UPMIXER = "upmix-mask"  # the model name of a mono-to-stereo upmixer (asmr_zoo/upmix.py)
 PAN_PRIOR = "pan-prior"  # the model name of a stereo pan prior (asmr_zoo/pan_prior.py)
-# checkpoints that are not generators, and the command that uses each
+# checkpoints that are not generators: what each is, the command that uses it, the one that trains it
 AUXILIARY = {
-    UPMIXER: ("an upmixer (mono to stereo)", "asmr-zoo upmix IN.wav -o OUT.wav --checkpoint {path}"),
-    PAN_PRIOR: ("a stereo pan prior", "asmr-zoo run MODEL -t TRIGGER --channels 2 (it is registered)"),
+    UPMIXER: ("an upmixer (mono to stereo)", "asmr-zoo upmix IN.wav -o OUT.wav --checkpoint {path}", "train-upmix"),
+    PAN_PRIOR: ("a stereo pan prior", "asmr-zoo run MODEL -t TRIGGER --channels 2 (it is registered)", "train-pan"),
 }
 PREFIX = "asmr_zoo."
 REQUIRED = ("format_version", "model", "conditioner", "codec", "sample_rate", "vocabulary", "config")
@@ -167,7 +167,7 @@ def load_checkpoint(
         verify_sha256(path, sha256)
     meta = read_metadata(path)
     if meta["model"] in AUXILIARY:
-        what, use = AUXILIARY[meta["model"]]
+        what, use, _ = AUXILIARY[meta["model"]]
         raise CheckpointError(f"{path} is {what}, not a generator: use `{use.format(path=path)}`")
     for key, want in (expect or {}).items():
         if str(meta.get(key)) != str(want):
@@ -250,3 +250,54 @@ def weights_step(meta: Mapping[str, str]) -> int | None:
     metrics = json.loads(meta.get("extra.metrics", "{}"))
     step = metrics.get("step") if isinstance(metrics, dict) else None
     return step if isinstance(step, int) and not isinstance(step, bool) else None
+
+
+def save_auxiliary(
+    path: Path, kind: str, module: Any, config: dict[str, Any], vocabulary: list[str], extra: Mapping[str, str]
+) -> str:
+    """Write a non-generator ``module`` of ``kind`` (``AUXILIARY``) as a self-describing checkpoint, atomically;
+    returns its sha256."""
+    from safetensors.torch import save
+
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "model": kind,
+        "conditioner": "global" if vocabulary else "none",
+        "codec": "none",
+        "sample_rate": "16000",
+        "vocabulary": json.dumps(vocabulary),
+        "config": json.dumps(config, sort_keys=True),
+        **{f"extra.{k}": str(v) for k, v in extra.items()},
+    }
+    tensors = {k: v.detach().contiguous().clone() for k, v in module.state_dict().items()}
+    data = save(tensors, metadata={PREFIX + k: v for k, v in meta.items()})
+    atomic_write(Path(path), lambda tmp: tmp.write_bytes(data))
+    return sha256_file(Path(path))
+
+
+def load_auxiliary(path: Path, kind: str, build: Any, sha256: str | None = None) -> Any:
+    """The module of a checkpoint written by :func:`save_auxiliary`, built by ``build(metadata)`` (which may
+    raise ValueError, TypeError, KeyError or UsageError for a config it cannot take); a file of another kind,
+    one that does not fit or holds NaN weights is a one-line CheckpointError."""
+    from safetensors.torch import load_file
+
+    from asmr_zoo.errors import UsageError
+
+    path = Path(path)
+    if sha256 is not None and path.is_file():
+        verify_sha256(path, sha256)
+    meta = read_metadata(path)
+    what, _, train = AUXILIARY[kind]
+    if meta["model"] != kind:
+        raise CheckpointError(
+            f"{path} is a {meta['model']} checkpoint, not {what} ({kind}): pass one made by `asmr-zoo {train}`"
+        )
+    try:
+        module = build(meta)
+        module.load_state_dict(load_file(str(path)))
+    except (KeyError, TypeError, ValueError, RuntimeError, UsageError) as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise CheckpointError(f"{path}: {what}'s weights do not fit its config ({detail}); retrain it") from None
+    if not all(p.isfinite().all() for p in module.parameters()):
+        raise CheckpointError(f"{path} holds NaN or infinite weights; retrain it")
+    return module.eval()

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from asmr_zoo.checkpoints import FORMAT_VERSION, PAN_PRIOR
+from asmr_zoo.checkpoints import PAN_PRIOR
 from asmr_zoo.envelope import EnvelopePrior
-from asmr_zoo.errors import CheckpointError, UsageError
+from asmr_zoo.errors import UsageError
 from asmr_zoo.validation import check_seed
 
 FRAME_SECONDS = 0.05
@@ -131,55 +131,27 @@ class PanPrior(nn.Module):
 
 
 def save_pan_prior(path: Path, prior: PanPrior, extra: dict[str, str] | None = None) -> str:
-    """Write the prior as an asmr-zoo safetensors checkpoint of kind ``PAN_PRIOR`` (atomically); its sha256."""
-    from safetensors.torch import save
+    """Write the prior as an asmr-zoo checkpoint of kind ``PAN_PRIOR`` (atomically); returns its sha256."""
+    from asmr_zoo.checkpoints import save_auxiliary
 
-    from asmr_zoo.checkpoints import PREFIX, atomic_write, sha256_file
+    config = {"hidden": prior.hidden, "levels": LEVELS, "frame_seconds": FRAME_SECONDS}
+    extra = {"triggers": json.dumps(prior.vocabulary), **(extra or {})}
+    return save_auxiliary(path, PAN_PRIOR, prior, config, prior.vocabulary, extra)
 
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "model": PAN_PRIOR,
-        "conditioner": "global",
-        "codec": "none",
-        "sample_rate": "16000",
-        "vocabulary": json.dumps(prior.vocabulary),
-        "config": json.dumps({"hidden": prior.hidden, "levels": LEVELS, "frame_seconds": FRAME_SECONDS}),
-        "extra.triggers": json.dumps(prior.vocabulary),
-        **{f"extra.{k}": str(v) for k, v in (extra or {}).items()},
-    }
-    tensors = {k: v.detach().contiguous().clone() for k, v in prior.state_dict().items()}
-    data = save(tensors, metadata={PREFIX + k: v for k, v in meta.items()})
-    atomic_write(Path(path), lambda tmp: tmp.write_bytes(data))
-    return sha256_file(Path(path))
+
+def _build(meta: dict[str, str]) -> PanPrior:
+    """The prior a checkpoint's metadata describes, if this asmr-zoo's frames and levels are its."""
+    config = json.loads(meta["config"])
+    if config.get("levels") != LEVELS or config.get("frame_seconds") != FRAME_SECONDS:
+        raise ValueError(f"made for {config.get('levels')} levels of {config.get('frame_seconds')} s frames")
+    return PanPrior(json.loads(meta["vocabulary"]), int(config["hidden"]))
 
 
 def load_pan_prior(path: Path, sha256: str | None = None) -> PanPrior:
     """A prior saved by :func:`save_pan_prior`; another kind of file, or one that does not fit, is one line."""
-    from safetensors.torch import load_file
+    from asmr_zoo.checkpoints import load_auxiliary
 
-    from asmr_zoo.checkpoints import read_metadata, verify_sha256
-
-    path = Path(path)
-    if sha256 is not None and path.is_file():
-        verify_sha256(path, sha256)
-    meta = read_metadata(path)
-    if meta["model"] != PAN_PRIOR:
-        raise CheckpointError(
-            f"{path} is a {meta['model']} checkpoint, not a pan prior ({PAN_PRIOR}): pass one made by "
-            f"`asmr-zoo train-pan`"
-        )
-    try:
-        config = json.loads(meta["config"])
-        if config.get("levels") != LEVELS or config.get("frame_seconds") != FRAME_SECONDS:
-            raise ValueError(f"made for {config.get('levels')} levels of {config.get('frame_seconds')} s frames")
-        prior = PanPrior(json.loads(meta["vocabulary"]), int(config["hidden"]))
-        prior.load_state_dict(load_file(str(path)))
-    except (KeyError, TypeError, ValueError, RuntimeError, UsageError) as exc:
-        detail = " ".join(str(exc).split())[:200]
-        raise CheckpointError(f"{path}: the pan prior does not fit this asmr-zoo ({detail}); retrain it") from None
-    if not all(torch.isfinite(p).all() for p in prior.parameters()):
-        raise CheckpointError(f"{path} holds NaN or infinite weights; retrain it")
-    return prior.eval()
+    return load_auxiliary(path, PAN_PRIOR, _build, sha256)
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from asmr_zoo.checkpoints import FORMAT_VERSION, UPMIXER
-from asmr_zoo.errors import CheckpointError, UsageError
+from asmr_zoo.checkpoints import UPMIXER
+from asmr_zoo.errors import UsageError
 
 RATE = 16_000
 N_FFT, HOP, WIN = 512, 160, 400
@@ -145,57 +144,14 @@ def upmix(net: UpmixNet, mono: np.ndarray, rate: int) -> np.ndarray:
 
 
 def save_upmixer(path: Path, net: UpmixNet, extra: dict[str, str] | None = None) -> str:
-    """Write the network as an asmr-zoo safetensors checkpoint (atomically), of kind ``UPMIXER``; its sha256."""
-    from safetensors.torch import save
+    """Write the network as an asmr-zoo checkpoint of kind ``UPMIXER`` (atomically); returns its sha256."""
+    from asmr_zoo.checkpoints import save_auxiliary
 
-    from asmr_zoo.checkpoints import PREFIX, atomic_write, sha256_file
-
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "model": UPMIXER,
-        "conditioner": "none",
-        "codec": "none",
-        "sample_rate": str(RATE),
-        "vocabulary": "[]",
-        "config": json.dumps(asdict(net.config), sort_keys=True),
-        **{f"extra.{k}": str(v) for k, v in (extra or {}).items()},
-    }
-    tensors = {k: v.detach().contiguous().clone() for k, v in net.state_dict().items()}
-    data = save(tensors, metadata={PREFIX + k: v for k, v in meta.items()})
-    atomic_write(Path(path), lambda tmp: tmp.write_bytes(data))
-    return sha256_file(Path(path))
+    return save_auxiliary(path, UPMIXER, net, asdict(net.config), [], extra or {})
 
 
 def load_upmixer(path: Path, sha256: str | None = None) -> UpmixNet:
     """An upmixer saved by :func:`save_upmixer`; a file of another kind or shape is a one-line error."""
-    from safetensors.torch import load_file
+    from asmr_zoo.checkpoints import load_auxiliary
 
-    from asmr_zoo.checkpoints import read_metadata, verify_sha256
-
-    path = Path(path)
-    if sha256 is not None and path.is_file():
-        verify_sha256(path, sha256)
-    meta = read_metadata(path)
-    if meta["model"] != UPMIXER:
-        raise CheckpointError(
-            f"{path} is a {meta['model']} checkpoint, not an upmixer ({UPMIXER}): pass one made by "
-            f"`asmr-zoo train-upmix`, or leave --checkpoint out for the shipped one"
-        )
-    try:
-        net = UpmixNet(UpmixConfig(**json.loads(meta["config"])))
-        net.load_state_dict(load_file(str(path)))
-    except (TypeError, ValueError, RuntimeError, UsageError) as exc:
-        detail = " ".join(str(exc).split())[:200]
-        raise CheckpointError(f"{path}: the upmixer's weights do not fit its config ({detail}); retrain it") from None
-    if not all(torch.isfinite(p).all() for p in net.parameters()):
-        raise CheckpointError(f"{path} holds NaN or infinite weights; retrain it")
-    return net.eval()
-
-
-def describe(net: UpmixNet) -> dict[str, Any]:
-    """Size and reach of the network, for listings."""
-    return {
-        **asdict(net.config),
-        "parameters": sum(p.numel() for p in net.parameters()),
-        "context_seconds": round(2 * net.radius * HOP / RATE, 2),
-    }
+    return load_auxiliary(path, UPMIXER, lambda meta: UpmixNet(UpmixConfig(**json.loads(meta["config"]))), sha256)

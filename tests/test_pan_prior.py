@@ -110,7 +110,7 @@ def test_save_load_round_trip_and_bad_files(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="is a stereo pan prior, not a generator"):
         load_checkpoint(tmp_path / "p.safetensors")
     save_upmixer(tmp_path / "u.safetensors", UpmixNet(UpmixConfig(hidden=8, layers=1)))
-    with pytest.raises(CheckpointError, match="not a pan prior"):
+    with pytest.raises(CheckpointError, match="not a stereo pan prior"):
         load_pan_prior(tmp_path / "u.safetensors")
 
 

@@ -76,7 +76,7 @@ TECHNIQUE_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "de": ("bürsten", "gebürstet", "pinseln", "gepinselt"),
         "pt": ("escovação", "escovando", "escovar", "escovadinha", "pincelando", "pinceladas"),
         "it": ("spazzolare", "spazzolando", "spazzolata", "spazzolate", "pennellate", "pennellando"),
-        "ja": ("ブラッシング", "ブラシング"),
+        "ja": ("ブラッシング", "ブラシング", "さわさわ"),
         "ko": ("브러싱", "브러슁", "솔질"),
     },
     "scratching": {
@@ -91,7 +91,19 @@ TECHNIQUE_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
             "scrapes",
             "raking",
         ),
-        "es": ("rascado", "rascar", "rascando", "raspar", "raspado", "raspando", "arañar", "arañando", "arañazos"),
+        "es": (
+            "rascado",
+            "rascar",
+            "rascando",
+            "rasco",
+            "rasca",
+            "raspar",
+            "raspado",
+            "raspando",
+            "arañar",
+            "arañando",
+            "arañazos",
+        ),
         "fr": ("grattage", "gratter", "grattant", "grattement", "grattements", "grattouille", "grattouilles"),
         "de": ("kratzen", "kratzgeräusche", "gekratzt", "kratzer", "schaben"),
         "pt": ("arranhando", "arranhar", "arranhões", "arranhadinha", "raspando", "coçando", "coçar"),
@@ -284,7 +296,7 @@ MATERIAL_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "en": ("mic", "mics", "microphone", "microphones", "bare mic", "condenser", "lavalier", "lav mic"),
         "es": ("micrófono", "micrófonos", "micro", "micros"),
         "fr": ("micro", "micros", "microphone"),
-        "de": ("mikro", "mikrofon", "mikrofone", "mikrophon"),
+        "de": ("mikro", "mikros", "mikrofon", "mikrofone", "mikrophon"),
         "pt": ("microfone", "microfones", "micro"),
         "it": ("microfono", "microfoni", "micro"),
         "ja": ("マイク", "マイクロフォン"),
@@ -317,8 +329,18 @@ MATERIAL_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "es": ("esponja", "espuma", "gomaespuma", "goma espuma", "pompón", "peludo", "antiviento", "paravientos"),
         "fr": ("mousse", "éponge", "bonnette", "moumoute"),
-        "de": ("schaumstoff", "schwamm", "windschutz", "puschel", "flauschig", "flauschige", "flauschigen"),
-        "pt": ("espuma", "esponja", "esponjinha", "peludo", "peludinho", "fofinho", "fofinha", "protetor de espuma"),
+        "de": ("schaumstoff", "schwamm", "windschutz", "puschel", "plüsch", "flauschig", "flauschige", "flauschigen"),
+        "pt": (
+            "espuma",
+            "espuminha",
+            "esponja",
+            "esponjinha",
+            "peludo",
+            "peludinho",
+            "fofinho",
+            "fofinha",
+            "protetor de espuma",
+        ),
         "it": ("spugna", "spugnetta", "gommapiuma", "antivento", "peloso", "pelosetto"),
         "ja": (
             "スポンジ",
@@ -330,7 +352,18 @@ MATERIAL_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
             "ウィンドスクリーン",
             "ウインドスクリーン",
         ),
-        "ko": ("스펀지", "스폰지", "윈드스크린", "털 마이크", "털 커버", "폼 커버", "마이크 커버"),
+        "ko": (
+            "스펀지",
+            "스폰지",
+            "윈드스크린",
+            "털 마이크",
+            "털 커버",
+            "폼 마이크",
+            "폼 커버",
+            "마이크 커버",
+            "복실복실",
+            "복슬복슬",
+        ),
     },
     "bi_mic": {
         "en": (
@@ -371,21 +404,31 @@ OBJECT_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "ko": ("거울", "와인잔", "글라스", "글래스"),
     },
     "plastic": {
-        "en": ("water bottle", "lego"),
+        "en": ("water bottle", "lego", "tupperware", "tupperwares"),
+        "es": ("tupper", "táper", "túper"),
         "pt": ("garrafa pet",),
-        "ja": ("ペットボトル",),
+        "ja": ("ペットボトル", "タッパー"),
         "ko": ("페트병",),
     },
     "wood": {"ja": ("積み木",)},
     "metal": {
-        "en": ("cans", "a can", "the can", "soda can", "beer can"),  # not "can" alone, a verb ("can't sleep")
+        "en": (
+            "cans",
+            "a can",
+            "the can",
+            "soda can",
+            "beer can",
+            "pot lid",
+            "pot lids",
+            "baking tray",
+        ),  # not "can" alone, a verb ("can't sleep")
         "es": ("lata", "latas"),
         "fr": ("canette", "canettes"),
         "de": ("dose", "dosen"),
         "pt": ("lata", "latas", "latinha"),
         "it": ("lattina", "lattine"),
         "ja": ("缶",),
-        "ko": ("캔",),
+        "ko": ("캔", "깡통"),
     },
     "cork": {"pt": ("rolha", "rolhas")},
 }
@@ -526,8 +569,9 @@ MIC_MODELS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# Everyday things that are tapped or brushed but name no material. Alone they are plain words; they are
-# listed so that German compounds split ("Korkuntersetzer": Kork + Untersetzer, "Holzkiste").
+# Everyday things and covers that are tapped or brushed but name no material. Alone they are plain words;
+# they are listed so that German compounds split ("Korkuntersetzer": Kork + Untersetzer, "Holzkiste",
+# "Schaumstoffüberzug").
 COMPOUND_HEADS: tuple[str, ...] = (
     "untersetzer",
     "kiste",
@@ -546,6 +590,9 @@ COMPOUND_HEADS: tuple[str, ...] = (
     "perlen",
     "rolle",
     "spielzeug",
+    "überzug",
+    "bezug",
+    "hülle",
 )
 
 # Triggers outside the taxonomy: a label naming one of them with one of ours is mixed, alone it names no

@@ -360,3 +360,48 @@ def test_spans_keep_their_marks_mic_and_technique() -> None:
     marks = [Mark(0, "mic brushing", mic="bi_mic"), Mark(60, "legno", technique="tapping")]
     spans = resolve_spans(marks, 120)
     assert [(s.mic, s.technique) for s in spans] == [("bi_mic", None), ("mic", "tapping")]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("desde el 2:00 hasta el 7:00 cepillado del micro", (120.0, 420.0)),
+        ("do 3:00 ao 9:30 escovação do microfone", (180.0, 570.0)),
+        ("2:00から7:00まで マイクのブラッシング", (120.0, 420.0)),
+        ("2:00부터 7:00까지 마이크 브러싱", (120.0, 420.0)),
+        ("entre 2:00 e 7:00 escovação do microfone", (120.0, 420.0)),
+        ("zwischen 2:00 und 7:00 Bürsten am Mikro", (120.0, 420.0)),
+    ],
+)
+def test_ranges_written_with_from_until_and_between_words(line: str, expected: tuple[float, float]) -> None:
+    (mark,) = parse_line(line)
+    assert (mark.start, mark.end) == expected
+    assert normalise_trigger(mark.label) == "brushing_mic", mark.label
+
+
+def test_prose_ranges_take_the_clause_pointing_at_them_else_the_next_one_saying_something() -> None:
+    text = (
+        "Abro con tapping en vasos de vidrio de 1:00 a 4:00, luego de 4:00 a 9:00 cepillado del micro. "
+        "Y al final, de 9:00 a 12:00, susurros."
+    )
+    labels = [(m.start, m.end, normalise_trigger(m.label)) for m in parse_timestamps(text)]
+    assert labels == [(60.0, 240.0, "tapping_glass"), (240.0, 540.0, "brushing_mic"), (540.0, 720.0, "whispering")]
+
+
+def test_a_pointer_from_a_phrase_points_at_its_time() -> None:
+    text = "On commence par du tapping sur du verre de 0:30 à 4:00. À partir de 4:00 je vous chuchote une histoire"
+    assert [normalise_trigger(m.label) for m in parse_timestamps(text)] == ["tapping_glass", "whispering"]
+
+
+def test_a_lone_time_in_a_bracketed_aside_among_ranges_is_a_remark() -> None:
+    line = "tapping em vidro do 1:00 ao 6:00 (lá para os 3:10 espirro, desculpem), depois do 6:00 ao 9:00 sussurros"
+    assert [(m.start, m.end) for m in parse_line(line)] == [(60.0, 360.0), (360.0, 540.0)]
+    assert len(parse_line("tapping em vidro (lá para os 3:10 espirro) e depois 6:00 sussurros")) == 2
+
+
+@pytest.mark.parametrize("prose", ["本日20:00～生配信やります!", "오늘 밤 9:30에 라이브 있어요!"])
+def test_an_open_range_or_a_korean_at_in_the_prose_around_a_list_is_a_remark(prose: str) -> None:
+    text = f"{prose}\n1:00 ガラスのタッピング\n6:00 マイクのブラッシング"
+    assert [m.start for m in parse_timestamps(text)] == [60.0, 360.0]
+    listed = "1:00～ ガラスのタッピング\n6:00～ マイクのブラッシング"
+    assert [m.start for m in parse_timestamps(listed)] == [60.0, 360.0], "a list line's own open range is kept"

@@ -553,3 +553,25 @@ def test_more_typos_are_corrected(text: str, expected: str) -> None:
 )
 def test_words_from_the_second_blind_corpus_kinds(text: str, expected: str) -> None:
     assert normalise_trigger(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Plüsch bürsten", "brushing_sponge_mic"),
+        ("Plüschmikros kratzen", "scratching_sponge_mic"),
+        ("Schaumstoffhülle bürsten", "brushing_sponge_mic"),
+        ("복슬복슬 마이크 스크래칭", "scratching_sponge_mic"),
+        ("폼 마이크 탭핑", "tapping_sponge_mic"),
+        ("arranhando a espuminha", "scratching_sponge_mic"),
+        ("マイクをさわさわ", "brushing_mic"),
+        ("rasco el escritorio de madera", "scratching_wood"),
+        ("tapping on tupperware", "tapping_plastic"),
+        ("golpecitos en el tupper", "tapping_plastic"),
+        ("タッパーをトントン", "tapping_plastic"),
+        ("pot lid tapping", "tapping_metal"),
+        ("깡통 긁기", "scratching_metal"),
+    ],
+)
+def test_words_from_the_third_blind_corpus_kinds(text: str, expected: str) -> None:
+    assert normalise_trigger(text) == expected

@@ -7,22 +7,27 @@ one line, or a label before the time. The grammar here:
 - a time is ``m:ss``, ``mm:ss``, ``mmm:ss`` or ``h:mm:ss`` (full-width digits too), anywhere on a line, but
   not a clock time (``10:30 pm``, ``22:00 h``, ``20:00 Uhr``, ``21:00 CET``);
 - two times joined by ``-``, ``–``, ``~``, ``〜``, ``to``, ``until``, ``a``, ``à``, ``bis``, ``até``,
-  ``alle`` ... form a range;
+  ``hasta``, ``ao``, ``alle``, ``から`` (``まで`` after), ``부터`` (``까지`` after) ... form a range, and so do two
+  joined by "and" after "between" ("entre 5:30 e 11:00", "zwischen 1:00 und 4:00");
 - a line's label is the text after its time, or before it when nothing follows; with several times on a
   line each label is the text after its own time, or before it when nothing follows the last time; when
   every time is pointed at, each label is the clause pointing at it ("the glass tapping at 4:12, the 3dio
-  massage at 17:40"), or the clause after it when the pointer stands alone ("then at 8:00 I brush the mic");
+  massage at 17:40", "tapping en botellas de 1:30 a 6:00"), or when the pointer stands alone the first clause
+  after it that says something ("then at 8:00 I brush the mic", "y al final, de 25:10 a 26:40, golpecitos");
 - teasers take no slot: a time in a clause with a teasing word ("skip to 2:15 for the best part", "my
   favourite is at 17:00", "salta al 3:20", "springt zu 3:00", "3:00へスキップ") is not a mark, nor is a time
   at the start of a line whose own clause teases ("17:00 👈 my favourite");
 - a list line starts with its time or range (after bullets, numbering, brackets, emoji, or a pointer before
   a range: "de 0:30 a 5:00"), or has it in brackets right after its label ("Cork tapping (0:58:40)"); a
-  later time on it in a bracketed remark or pointed at ("at", "from", "around", "a las", "à", "bei", "em",
-  "alle", "17:00から", "7:30부터") belongs to a remark about the label, so the remark is dropped and does not
-  split the section: ``12:30 brushing the mic (my favourite bit is at 17:00)`` is one mark, "brushing the
-  mic", and so is ``Scratching the desk (0:44:20) — my fave, esp. around 0:50:00``;
+  later time on it in a bracketed remark or pointed at ("at", "from", "around", "a las", "à partir de",
+  "bei", "em", "do", "alle", "17:00から", "7:30부터", "10:30에") belongs to a remark about the label, so the
+  remark is dropped and does not split the section: ``12:30 brushing the mic (my favourite bit is at 17:00)``
+  is one mark, "brushing the mic", and so is ``Scratching the desk (0:44:20) — my fave, esp. around 0:50:00``;
 - in a text holding a list (two list lines or more), a time pointed at on a line of prose is a remark too,
-  not a mark: "Live ce soir à 21:00 sur Twitch", "Replay della live (iniziata alle 21:30)";
+  not a mark: "Live ce soir à 21:00 sur Twitch", "Replay della live (iniziata alle 21:30)", a range opened
+  there and left without an end among them ("本日21:00～配信");
+- on a line writing its sections as ranges, a lone time in a bracketed aside with words is a remark on one of
+  them: "do 5:30 ao 11:00 massagem (lá para os 8:15 ouvem-se uns sons de boca)";
 - bullets, numbering, brackets and separators around a label are stripped.
 
 Nothing here raises on any text: the worst input yields no marks.
@@ -38,7 +43,12 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 _TIME = r"(?:(?P<{p}h>\d{{1,2}}):(?P<{p}hm>[0-5]\d)|(?P<{p}m>\d{{1,3}})):(?P<{p}s>[0-5]\d)"
-_RANGE_SEP = r"\s*(?:-{1,2}>?|–|—|~|〜|～|→|to|until|till|through|thru|bis|até|alle|al|à|a)\s*"
+_RANGE_SEP = (
+    r"\s*(?:-{1,2}>?|–|—|~|〜|～|→|to|until|till|through|thru|bis|até|hasta(?: el| la| las)?|alle|al|ao|aos|à|a"
+    r"|から|부터)\s*"
+)
+# What closes a range after its end: "11:30から17:00まで", "1:00부터 6:00까지".
+_RANGE_CLOSE = r"(?:\s*(?:まで|까지))?"
 # A clock time, not a timestamp: "10:30 pm", "22:00 h", "20:00 Uhr", "21:00 CET", "9:00 (GMT)".
 _CLOCK_AFTER = (
     r"(?!\s*\(?(?:[ap]\.?m\b\.?|(?:h|hrs?|horas?|heures?|uhr|gmt|utc|cest|cet|pst|pdt|edt|cdt|bst|jst|kst|brt)\b))"
@@ -50,6 +60,7 @@ _TOKEN_RE = re.compile(
     + _RANGE_SEP
     + r")"
     + _TIME.format(p="b")
+    + _RANGE_CLOSE
     + r")?(?![\d]|:\d|\.\d)"
     + _CLOCK_AFTER,
     re.IGNORECASE,
@@ -58,14 +69,24 @@ _OPEN, _CLOSE = "([（【", ")]）】"
 # Bullets, numbering, emoji and separators that surround labels but are not part of them.
 _LEAD_RE = re.compile(r"^(?:[^\w(\[（【]|[(\[]\s*[)\]]|\d{1,2}[.)](?:\s|$)|#\d+\b|\d{1,2}\s*[-–—:](?:\s|$))+")
 # Words that point at a time from before it: "the glass tapping at 4:12", "a las 4:12", "bei 4:12".
-_POINTERS = r"at|to|from|around|a las|a la|desde|de|en el|à|vers|du|dès|bei|ab|um|von|em|às|aos|da|alle|al|dal|dalle|@"
+_POINTERS = (
+    r"at|to|from|around|between|a las|a la|desde(?: el| la| las| o)?|a partir del?|de|en el|entre|à partir de|à|vers"
+    r"|du|dès|bei|ab|um|von|zwischen|em|às|aos|do|a partir do|da|alle|al|dal|dalle|tra|fra|@"
+)
 _TRAIL_RE = re.compile(
     rf"(?:[^\w)\]）】!?]|[(\[]\s*[)\]]|(?:^|\s)(?:{_POINTERS})|\s(?:starts?|begins?))+$",
     re.IGNORECASE,
 )
 _POINTER_RE = re.compile(rf"(?:(?<!\w)(?:{_POINTERS}))\s*[(\[]?\s*$", re.IGNORECASE)
 # Japanese and Korean point at a time from after it: "17:00から", "17:00부터".
-_POSTPOSITION_RE = re.compile(r"^\s*(?:から|より|あたり|辺り|頃|ごろ|くらい|ぐらい|부터|쯤|경)")
+_POSTPOSITION_RE = re.compile(r"^\s*(?:から|より|あたり|辺り|頃|ごろ|くらい|ぐらい|に|부터|쯤|경|에)")
+# A range opened and left without an end, which in prose points at its time: "本日21:00～配信".
+_OPEN_RANGE_RE = re.compile(r"^\s*[~〜～]")
+# Two times joined by "and" after "between" form a range: "entre 5:30 e 11:00", "zwischen 1:00 und 4:00".
+_BETWEEN_RE = re.compile(
+    r"(?<!\w)((?:between|entre|zwischen|tra|fra)\s+\d{1,2}(?::\d\d){1,2})\s+(?:and|y|e|et|und)\s+(?=\d)",
+    re.IGNORECASE,
+)
 # Teasers: "skip to 2:15 for the best part", "my favourite is at 17:00", "pulem para 5:00", "一番好き".
 _TEASER_RE = re.compile(
     r"(?<!\w)(?:skip(?:ping)?|jump|go to|fast[- ]?forward|fav(?:ou?rite|e)?s?|best (?:part|bit|moment)"
@@ -178,7 +199,7 @@ def _remark(
 
     ``listed``: the line is a list line (``_is_list_line``), so a later time pointed at is a remark;
     ``in_list``: the text holds a list, so on any other line a time pointed at is a remark; ``bracketed``:
-    the line's bracketed stretches."""
+    the line's bracketed stretches. A lone time in a bracketed aside on a line holding a range is a remark."""
     token = tokens[i]
     lo = tokens[i - 1].end() if i else 0
     hi = tokens[i + 1].start() if i + 1 < len(tokens) else len(line)
@@ -190,12 +211,17 @@ def _remark(
     bracket = max(opened, default=None)
     start, end = (bracket[0], bracket[1] or hi) if bracket else clause
     besides = (line[start : token.start()] + line[token.end() : end]).translate(_BRACKETS)
+    aside = bracket is not None and any(c.isalnum() for c in besides)
     pointed = (
-        (bracket is not None and any(c.isalnum() for c in besides))
+        aside
         or _POINTER_RE.search(line[lo : token.start()]) is not None
         or _POSTPOSITION_RE.match(line[token.end() : hi]) is not None
+        or (not listed and _OPEN_RANGE_RE.match(line[token.end() : hi]) is not None)
     )
-    return (start, end) if _TEASER_RE.search(line, start, end) or (pointed and (listed or in_list)) else None
+    # a line writing its sections as ranges makes a lone time in a bracketed aside a remark on one of them
+    ranged = aside and token.group("sep") is None and any(t.group("sep") for t in tokens)
+    remark = _TEASER_RE.search(line, start, end) or (pointed and (listed or in_list)) or ranged
+    return (start, end) if remark else None
 
 
 def _is_list_line(line: str, tokens: Sequence[re.Match[str]]) -> bool:
@@ -230,14 +256,20 @@ def _pointed_labels(pieces: Sequence[str]) -> list[str]:
     labels = []
     for before, after in pairwise(pieces):
         head = clean_label(_PROSE_BREAK_RE.split(before)[-1])
-        labels.append(head or clean_label(_PROSE_BREAK_RE.split(after)[0]))
+        following = (clean_label(clause) for clause in _PROSE_BREAK_RE.split(after))
+        labels.append(head or next(filter(None, following), ""))
     return labels
+
+
+def _between_as_range(line: str) -> str:
+    """``line`` with "between A and B" written as the range "between A - B" ("entre 5:30 e 11:00")."""
+    return _BETWEEN_RE.sub(r"\1 - ", line)
 
 
 def parse_line(line: str, in_list: bool = False) -> list[Mark]:
     """The marks on one line of text: its teasers ("skip to 2:15") and remarks left out; ``in_list``: the
     line is part of a text holding a list (see ``parse_timestamps``)."""
-    line = _without_remarks(line, in_list)
+    line = _without_remarks(_between_as_range(line), in_list)
     tokens = list(_TOKEN_RE.finditer(line))
     if not tokens:
         return []
@@ -269,7 +301,7 @@ def parse_timestamps(text: str) -> list[Mark]:
     ce soir à 21:00") is a remark, not a mark."""
     if not isinstance(text, str):
         return []
-    lines = unicodedata.normalize("NFKC", text).splitlines()
+    lines = [_between_as_range(line) for line in unicodedata.normalize("NFKC", text).splitlines()]
     in_list = sum(_is_list_line(line, list(_TOKEN_RE.finditer(line))) for line in lines) >= MIN_LIST_LINES
     return [mark for line in lines for mark in parse_line(line, in_list)]
 

@@ -52,6 +52,7 @@ def train_pan_prior(
     crop = min(how.crop_frames, min(len(t) for t in tracks))
     if crop < 2:
         raise DataError(f"{data}'s stereo clips are too short for the pan prior (under 0.1 s): rebuild it")
+    torch.manual_seed(how.seed)  # the initial weights
     prior, step = PanPrior(vocabulary, hidden), 0
     if resume:
         prior = load_pan_prior(out)

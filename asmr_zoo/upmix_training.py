@@ -95,6 +95,7 @@ def train_upmixer(
         )
     length = int(how.crop_seconds * RATE)
     check = crops(held_out, 32, length, np.random.default_rng(12_345))
+    torch.manual_seed(how.seed)  # the initial weights
     net, step = UpmixNet(config), 0
     if resume:
         net = load_upmixer(out)

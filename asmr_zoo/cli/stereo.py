@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -57,7 +58,7 @@ def registered(kind: str, checkpoint_id: str | None, trigger: str | None = None)
     from asmr_zoo.plugins import get_zoo
 
     registry = _registry(get_zoo())
-    what = AUXILIARY[kind][0]
+    what, _, train = AUXILIARY[kind]
     if checkpoint_id is not None:
         entry = registry.get(checkpoint_id)
         if entry.model != kind:
@@ -66,12 +67,12 @@ def registered(kind: str, checkpoint_id: str | None, trigger: str | None = None)
         found = registry.find(model=kind, trigger=trigger)
         if not found:
             serving = f" for trigger '{trigger}'" if trigger else ""
-            raise UsageError(f"no {what} is registered{serving}: train one (see `asmr-zoo --help`) and register it")
+            raise UsageError(f"no {what} is registered{serving}: train one with `asmr-zoo {train}` and register it")
         entry = found[0]
     return entry.checked_path(), entry.sha256, entry.id
 
 
-def _upmixer(checkpoint: Path | None, checkpoint_id: str | None):
+def _upmixer(checkpoint: Path | None, checkpoint_id: str | None) -> tuple[Any, str]:
     """The upmixer asked for: a file, a registry id, or the registry's default one; and its name."""
     from asmr_zoo.checkpoints import UPMIXER
     from asmr_zoo.upmix import load_upmixer

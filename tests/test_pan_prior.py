@@ -162,3 +162,11 @@ def test_a_trigger_no_pan_prior_serves_names_the_other_ways(zoo_home: Path) -> N
 
     with pytest.raises(UsageError, match=r"no stereo pan prior serves 'tapping_cork'.*--spatialize"):
         _pan_prior("tapping_cork")
+
+
+def test_a_trained_pan_prior_registers_and_the_registry_lists_it(cli, tmp_path: Path, zoo_home: Path) -> None:
+    save_pan_prior(tmp_path / "p.safetensors", fresh())
+    result = cli("register", "p.safetensors", "--id", "my-pan", "--no-default")
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(cli("list", "--kind", "checkpoints", "--json").stdout)["checkpoints"]
+    assert {"id": "my-pan", "model": "pan-prior"}.items() <= next(r for r in listing if r["id"] == "my-pan").items()

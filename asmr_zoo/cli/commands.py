@@ -297,18 +297,16 @@ def run_command(
         )
     from asmr_zoo.audio import write_audio
 
-    written: list[Path] = []
-    for path, clip in zip(paths, wav, strict=True):
+    for index, (path, clip) in enumerate(zip(paths, wav, strict=True)):
         if spatial_path is not None:
             clip, gain_db = spatialize(clip, gen.sample_rate, spatial_path, period)
             if gain_db < 0:
                 note(f"{path}: scaled by {gain_db:.1f} dB after spatialising, to keep the peak under -1 dBFS")
         elif pan is not None:
-            clip, gain_db = pan(clip, gen.sample_rate, None if seed is None else seed + len(written))
+            clip, gain_db = pan(clip, gen.sample_rate, None if seed is None else seed + index)
             if gain_db < 0:
                 note(f"{path}: scaled by {gain_db:.1f} dB after panning, to keep the peak under -1 dBFS")
         write_audio(path, clip, gen.sample_rate)
-        written.append(path)
         err_console.print(
             f"wrote {path} ({num_samples / gen.sample_rate:.2f} s at {gen.sample_rate} Hz, from {gen.source})"
         )
@@ -352,7 +350,8 @@ def register_command(
     removed only after the new entry is in place."""
     import shutil
 
-    from asmr_zoo.checkpoints import UPMIXER, atomic_write, load_checkpoint, read_metadata, sha256_file
+    from asmr_zoo.checkpoints import AUXILIARY, atomic_write, load_checkpoint, read_metadata, sha256_file
+    from asmr_zoo.cli.stereo import load_stereo_model
     from asmr_zoo.paths import user_home, user_registry
     from asmr_zoo.registry import (
         add_user_entry,
@@ -364,7 +363,6 @@ def register_command(
         weights_file,
     )
     from asmr_zoo.triggers import validate_trigger_name
-    from asmr_zoo.upmix import load_upmixer
 
     meta = read_metadata(checkpoint)
     vocabulary = json.loads(meta["vocabulary"])
@@ -378,9 +376,9 @@ def register_command(
     registry, merged = user_registry(), _registry(get_zoo())
     if entry_id in merged.entries and entry_id not in merged.user_ids:
         raise UsageError(f"'{entry_id}' is a shipped checkpoint id; choose another --id")
-    if meta["model"] == UPMIXER:
-        load_upmixer(checkpoint)
-    else:  # what cannot be loaded is not registered (config, tensors)
+    if meta["model"] in AUXILIARY:  # what cannot be loaded is not registered (config, tensors)
+        load_stereo_model(meta["model"], checkpoint)
+    else:
         load_checkpoint(checkpoint, zoo=get_zoo())
     with user_registry_lock(registry):
         clean_orphans(registry)  # what a killed register left: temp files, copies no entry points at

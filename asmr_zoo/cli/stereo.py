@@ -72,6 +72,15 @@ def registered(kind: str, checkpoint_id: str | None, trigger: str | None = None)
     return entry.checked_path(), entry.sha256, entry.id
 
 
+def load_stereo_model(kind: str, path: Path, sha256: str | None = None) -> Any:
+    """The upmixer or pan prior (``kind``, one of ``checkpoints.AUXILIARY``) in ``path``."""
+    from asmr_zoo.checkpoints import UPMIXER
+    from asmr_zoo.pan_prior import load_pan_prior
+    from asmr_zoo.upmix import load_upmixer
+
+    return (load_upmixer if kind == UPMIXER else load_pan_prior)(path, sha256)
+
+
 def _upmixer(checkpoint: Path | None, checkpoint_id: str | None) -> tuple[Any, str]:
     """The upmixer asked for: a file, a registry id, or the registry's default one; and its name."""
     from asmr_zoo.checkpoints import UPMIXER

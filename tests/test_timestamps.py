@@ -348,7 +348,6 @@ def test_a_label_first_line_with_its_time_in_brackets_is_a_list_line() -> None:
 def test_a_time_pointed_at_in_the_prose_around_a_list_is_a_remark(prose: str) -> None:
     text = f"{prose}\n\n2:20 Tapotements sur du verre\n15:30 Brossage de la bonnette\n28:00 Massage du micro"
     assert [m.start for m in parse_timestamps(text)] == [140.0, 930.0, 1680.0]
-    assert len(parse_timestamps(prose)) == 1, "without a list the prose is all there is"
 
 
 def test_a_range_pointed_at_from_the_start_of_a_line_is_a_list_line() -> None:
@@ -405,3 +404,48 @@ def test_an_open_range_or_a_korean_at_in_the_prose_around_a_list_is_a_remark(pro
     assert [m.start for m in parse_timestamps(text)] == [60.0, 360.0]
     listed = "1:00～ ガラスのタッピング\n6:00～ マイクのブラッシング"
     assert [m.start for m in parse_timestamps(listed)] == [60.0, 360.0], "a list line's own open range is kept"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Then 12:00 to the end: slow whispers", [(720.0, 1000.0, "whispering")]),
+        ("ab 5:00 bis zum Ende flüstere ich", [(300.0, 1000.0, "whispering")]),
+        ("de 5:00 hasta el final, susurros", [(300.0, 1000.0, "whispering")]),
+        ("de 5:00 jusqu'à la fin, chuchotements", [(300.0, 1000.0, "whispering")]),
+        ("dal 5:00 fino alla fine sussurri", [(300.0, 1000.0, "whispering")]),
+        ("de 5:00 até o final é só sussurro", [(300.0, 1000.0, "whispering")]),
+        ("5:00から最後まで囁き", [(300.0, 1000.0, "whispering")]),
+        ("5:00부터 끝까지 속삭임", [(300.0, 1000.0, "whispering")]),
+    ],
+)
+def test_a_range_to_the_end_runs_to_the_end_of_the_video(text, expected) -> None:
+    assert spans_of(text, 1000.0) == expected
+    assert spans_of(text, None) == []  # no duration: no known end, nothing cut
+
+
+def test_a_time_alone_on_its_line_takes_the_next_line_as_its_label() -> None:
+    text = "1) 0:00\n   intro\n2) 1:00\n   tapping on glass\n3) 2:30\n   brushing the mic\n"
+    assert spans_of(text, 200.0) == [(0.0, 60.0, "unknown"), (60.0, 150.0, "tapping_glass"), (150.0, 200.0, "brushing_mic")]
+
+
+def test_enclosed_numbers_number_the_list_and_are_not_digits_of_the_time() -> None:
+    text = "①0:40\nガラスをタッピング\n②6:15\nマイクをブラッシング"
+    assert [(m.start, normalise_trigger(m.label)) for m in parse_timestamps(text)] == [
+        (40.0, "tapping_glass"),
+        (375.0, "brushing_mic"),
+    ]
+
+
+def test_prose_ranges_after_a_list_like_first_range_are_sections_and_announcements_are_not() -> None:
+    text = (
+        "Tonight: from 1:00 to 4:00 I tap on glass, then from 4:00 to 7:00 I brush the mic, "
+        "and from 7:30 to 9:00 wood tapping. Live on Sunday at 8:00!"
+    )
+    assert spans_of(text, 600.0) == [
+        (60.0, 240.0, "tapping_glass"),
+        (240.0, 420.0, "brushing_mic"),
+        (450.0, 540.0, "tapping_wood"),
+    ]
+    assert spans_of("my favourite part is from 3:00 to 5:00", 600.0) == []  # a teasing range stays a remark
+    assert parse_timestamps("Live ce soir à 21:00 sur Twitch, venez !") == []  # list or not

@@ -35,6 +35,7 @@ Nothing here raises on any text: the worst input yields no marks.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import unicodedata
@@ -94,17 +95,31 @@ _TEASER_RE = re.compile(
     r"|pass(?:e|ez) à|allez à|saute[zr]?|préférée?s?|meilleure? (?:partie|moment)"
     r"|spring(?:t|e|en)?|überspring\w*|vorspul\w*|spult|lieblings\w*|beste[rns]? (?:teil|stelle)"
     r"|pul(?:e|em|a|ar)|vá para|vai para|melhor parte"
-    r"|vai a|andate a|preferit[oaie]|parte migliore|il meglio)(?!\w)"
-    r"|お気に入り|好き|おすすめ|オススメ|スキップ|飛ば|一番|최애|좋아|추천|스킵|건너|넘어가|제일",
+    r"|vai a|andate a|preferit[oaie]|parte migliore|il meglio"
+    # announcements: "Live tonight at 21:00", "Premiere heute um 20:00", "en direct à 21:30"
+    r"|live|premiere|première|stream(?:ing)?|twitch|en direct|en vivo|directo|diretta|ao vivo)(?!\w)"
+    r"|お気に入り|好き|おすすめ|オススメ|スキップ|飛ば|一番|配信|ライブ|최애|좋아|추천|스킵|건너|넘어가|제일|라이브|생방",
     re.IGNORECASE,
 )
-# What ends a clause around a time: commas, semicolons, list bars and slashes, brackets, spaced dashes.
-_CLAUSE_SEP_RE = re.compile(r"[,;|/、。()\[\]（）【】]|\s[-–—]\s")
+# What ends a clause around a time: commas, semicolons, list bars and slashes, brackets, spaced dashes, the end
+# of a sentence.
+_CLAUSE_SEP_RE = re.compile(r"[,;|/、。()\[\]（）【】!?]|\.\s|\s[-–—]\s")
 # Where a clause of running text ends: punctuation, emoji, "and", "then" and their equivalents.
 _PROSE_BREAK_RE = re.compile(
-    r"[,;.!?、。]|[\u2600-\u27bf\U0001f300-\U0001faff]|\s(?:and|then|y|luego|et|puis|und|dann|e|depois|poi)\s",
+    r"[,;.!?、。]|:\s|[\u2600-\u27bf\U0001f300-\U0001faff]|\s(?:and|then|y|luego|et|puis|und|dann|e|depois|poi)\s",
     re.IGNORECASE,
 )
+# A range to the end of the video: "26:00 to the end", "ab 24:00 bis zum Ende", "17:00부터 끝까지".
+_TO_END_RE = re.compile(
+    r"(?<![\d:])(\d{1,2}(?::\d\d){1,2})\s*(?:から|부터|[-–—~〜～])?\s*"
+    r"(?:(?:to|until|till|up to|through) the (?:very )?end(?: of the video)?|bis (?:zum )?(?:schluss|ende)"
+    r"|hasta el (?:final|fin)|jusqu[’']?(?:à la fin|au bout)|fino alla fine|fino in fondo"
+    r"|até (?:o |ao )?(?:final|fim)|最後まで|終わりまで|끝까지|마지막까지)",
+    re.IGNORECASE,
+)
+_END = "99:59:59"  # what a range to the end is written to: past any video (resolve_spans cuts it there)
+_END_SECONDS = 99 * 3600 + 59 * 60 + 59
+_ENCLOSED_RE = re.compile("[\u2460-\u2473\u2776-\u2793\u3251-\u325f\u32b1-\u32bf]")  # ① ❶ ㉑ ...
 _WRAPPED_RE = re.compile(r"^(?:\([^()]*\)|\[[^\[\]]*\]|（[^（）]*）|【[^【】]*】)$")
 _BRACKETS = str.maketrans("", "", "[](){}（）【】")
 MIN_LIST_LINES = 2
@@ -220,7 +235,9 @@ def _remark(
     )
     # a line writing its sections as ranges makes a lone time in a bracketed aside a remark on one of them
     ranged = aside and token.group("sep") is None and any(t.group("sep") for t in tokens)
-    remark = _TEASER_RE.search(line, start, end) or (pointed and (listed or in_list)) or ranged
+    # a range pointed at is a section ("... then from 10:00 to 17:30 it's plastic"), unless it teases
+    lone = token.group("sep") is None
+    remark = _TEASER_RE.search(line, start, end) or (pointed and lone and (listed or in_list)) or ranged
     return (start, end) if remark else None
 
 
@@ -262,8 +279,9 @@ def _pointed_labels(pieces: Sequence[str]) -> list[str]:
 
 
 def _between_as_range(line: str) -> str:
-    """``line`` with "between A and B" written as the range "between A - B" ("entre 5:30 e 11:00")."""
-    return _BETWEEN_RE.sub(r"\1 - ", line)
+    """``line`` with "between A and B" written as the range "between A - B" ("entre 5:30 e 11:00"), and
+    "A to the end" as a range to ``_END``."""
+    return _TO_END_RE.sub(rf"\1 - {_END}", _BETWEEN_RE.sub(r"\1 - ", line))
 
 
 def parse_line(line: str, in_list: bool = False) -> list[Mark]:
@@ -290,6 +308,7 @@ def parse_line(line: str, in_list: bool = False) -> list[Mark]:
     for token, label in zip(tokens, labels, strict=True):
         start = _seconds(token, "a")
         end = _seconds(token, "b") if token.group("sep") is not None else None
+        end = math.inf if end == _END_SECONDS else end  # to the end of the recording
         marks.append(Mark(start, label, end if end is not None and end > start else None))
     return marks
 
@@ -301,9 +320,18 @@ def parse_timestamps(text: str) -> list[Mark]:
     ce soir à 21:00") is a remark, not a mark."""
     if not isinstance(text, str):
         return []
+    # enclosed numbers are list numbers: "①0:40" is "1) 0:40", not the "10:40" NFKC would make of it
+    text = _ENCLOSED_RE.sub(lambda m: f"{unicodedata.numeric(m.group())}) ".replace(".0", ""), text)
     lines = [_between_as_range(line) for line in unicodedata.normalize("NFKC", text).splitlines()]
     in_list = sum(_is_list_line(line, list(_TOKEN_RE.finditer(line))) for line in lines) >= MIN_LIST_LINES
-    return [mark for line in lines for mark in parse_line(line, in_list)]
+    marks = []
+    for i, line in enumerate(lines):
+        found, following = parse_line(line, in_list), lines[i + 1] if i + 1 < len(lines) else ""
+        if len(found) == 1 and not found[0].label and not _TOKEN_RE.search(following):
+            # a time alone on its line, its label on the next ("2) 0:48" / "   wooden box - tapping")
+            found = [dataclasses.replace(found[0], label=clean_label(following))]
+        marks += found
+    return marks
 
 
 def chapter_marks(chapters: Iterable[object]) -> list[Mark]:
@@ -330,7 +358,7 @@ def chapter_marks(chapters: Iterable[object]) -> list[Mark]:
 def resolve_spans(marks: Sequence[Mark], duration: float | None) -> list[Span]:
     """Turn marks into spans: sorted by start, duplicates dropped (first label wins), times beyond the
     recording dropped; each ends at its range end, else the next start, else the end of the recording.
-    A last span with no known end is dropped."""
+    A span with no known end (the last one, or one to the end, when the duration is unknown) is dropped."""
     limit = duration if duration is not None and duration > 0 else None
     seen: set[float] = set()
     ordered: list[Mark] = []
@@ -342,10 +370,10 @@ def resolve_spans(marks: Sequence[Mark], duration: float | None) -> list[Span]:
     spans = []
     for i, mark in enumerate(ordered):
         end = mark.end if mark.end is not None else (ordered[i + 1].start if i + 1 < len(ordered) else limit)
-        if end is None:
-            continue
         if limit is not None:
-            end = min(end, limit)
+            end = min(end, limit) if end is not None else None
+        if end is None or math.isinf(end):
+            continue
         if end > mark.start:
             spans.append(Span(mark.start, end, mark.label, mark.binaural, mark.mic, mark.technique))
     return spans

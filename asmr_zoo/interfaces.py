@@ -228,6 +228,11 @@ class Model(nn.Module, ABC):
         """The training loss of a teacher-forced pass (see ``loss_from_logits``)."""
         return self.loss_from_logits(self(codes, cond), codes)
 
+    def finish(self, wav: torch.Tensor, state: Any) -> torch.Tensor:
+        """The audio ``(B, T)`` a generation ends with, from its decoded codes and its final state: the
+        codes as decoded, unless the model post-processes them (the envelope variants' band post-filter)."""
+        return wav
+
     def loss_from_logits(self, logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """Mean cross-entropy in nats per sample, summed over heads (coarse CE + fine CE for WaveRNN).
 
@@ -281,7 +286,8 @@ class Sampler(ABC):
         progress: Callable[[int], None] | None = None,
     ) -> torch.Tensor:
         """Generate ``num_samples`` samples per clip; ``cond`` has one entry per clip (or clips
-        are counted by the sampler's own ``batch`` when ``cond`` is None). Returns a waveform ``(B, T)``.
+        are counted by the sampler's own ``batch`` when ``cond`` is None). Returns a waveform ``(B, T)``:
+        the decoded codes passed through ``model.finish(wav, state)`` with the generation's final state.
         ``progress(done, total)`` reports generation steps."""
 
 

@@ -91,6 +91,17 @@ class PolicySampler(Sampler):
         batch: int | None = None,
     ) -> torch.Tensor:
         """Codes ``(B, num_samples, H)``: the model's fused loop if it has one, else ``step`` by step."""
+        return self._codes_and_state(model, num_samples, cond, progress, batch)[0]
+
+    def _codes_and_state(
+        self,
+        model: Model,
+        num_samples: int,
+        cond: torch.Tensor | None,
+        progress: Progress | None,
+        batch: int | None = None,
+    ) -> tuple[torch.Tensor, Any]:
+        """``generate_codes`` and the generation's final state (for ``Model.finish``)."""
         if num_samples < 1:
             raise UsageError(f"number of samples must be >= 1, got {num_samples}")
         batch = batch or self.clips(cond)
@@ -100,13 +111,13 @@ class PolicySampler(Sampler):
             if type(self).pick is PolicySampler.pick:
                 codes = model.generate_fast(num_samples, state, self.policy, progress)
                 if codes is not None:
-                    return codes
+                    return codes, state
             elif type(model).generate_fast is not Model.generate_fast:
                 warnings.warn(
                     f"sampler '{self.name}' picks with its own pick(), so {model.name}'s fast generation loop is "
                     f"off: generating step by step (slower)",
                     RuntimeWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
             out = torch.empty(batch, num_samples, model.codec.heads, dtype=torch.long)
             prev = torch.tensor(model.codec.silence, dtype=torch.long).expand(batch, -1)
@@ -116,12 +127,13 @@ class PolicySampler(Sampler):
                 out[:, t] = prev
                 if progress is not None and ((t + 1) % every == 0 or t + 1 == num_samples):
                     progress(t + 1, num_samples)
-        return out
+        return out, state
 
     def generate(
         self, model: Model, num_samples: int, cond: torch.Tensor | None, progress: Progress | None = None
     ) -> torch.Tensor:
-        return model.codec.decode(self.generate_codes(model, num_samples, cond, progress))
+        codes, state = self._codes_and_state(model, num_samples, cond, progress)
+        return model.finish(model.codec.decode(codes), state)
 
 
 class AncestralSampler(PolicySampler):
@@ -165,8 +177,8 @@ class FoldedSampler(PolicySampler):
         length = min(self.fold_length, num_samples) if folds == 1 else self.fold_length
         clips = self.clips(cond)
         fold_cond = None if cond is None else cond.repeat_interleave(folds)
-        codes = self.generate_codes(model, length, fold_cond, progress, batch=clips * folds)
-        wav = model.codec.decode(codes).reshape(clips, folds, length)
+        codes, state = self._codes_and_state(model, length, fold_cond, progress, batch=clips * folds)
+        wav = model.finish(model.codec.decode(codes), state).reshape(clips, folds, length)
         # Equal-power fades keep independent folds at constant loudness, but can overshoot where they correlate.
         return crossfade(wav, hop)[:, :num_samples].clamp(-1.0, 1.0)
 

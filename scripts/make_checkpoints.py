@@ -37,6 +37,20 @@ GEN_CLIPS, GEN_SECONDS = 4, 10.0  # generated clips per trigger for the generati
 # (8 mel-spaced bands, model.envelope_bands=8, measured worse: 48% recognised against 70%, see the README.)
 ENVELOPE = ["model.envelope_levels=48", "model.window=48000", "model.sample_window=4000"]
 ENVELOPE_WAVERNN = [*ENVELOPE[:2], "model.sample_window=2000"]  # the recurrence's crops: 0.125 s
+# the band variants: the prior draws 8 mel-spaced bands (32 levels of 2.25 dB), the sample model reads their
+# broadband loudness (48 levels), and the band post-filter takes the sample model's noise out of the bands
+# the prior leaves quiet (asmr_zoo/envelope.py)
+WAVERNN_EVAL = ["train.eval_every=300", "train.eval_windows=4"]
+# The prior reads 32 windows per step, the sample model the first 8 of them (the band prior needs the data, and
+# costs little next to the sample model).
+BANDS = [
+    "model.envelope_levels=32",
+    "model.envelope_bands=8",
+    "model.envelope_loudness=48",
+    ENVELOPE[1],
+    "train.batch_size=32",
+    "model.sample_batch=8",
+]
 # name -> (model, conditioner, preset, training overrides, default: what `run MODEL -c COND` picks)
 RECIPES: dict[str, tuple[str, str, str, list[str], bool]] = {
     "wavernn-none": (
@@ -75,6 +89,13 @@ RECIPES: dict[str, tuple[str, str, str, list[str], bool]] = {
         [*ENVELOPE_WAVERNN, "train.steps=2400", "train.batch_size=8", "train.eval_every=300", "train.eval_windows=4"],
         True,
     ),
+    "wavernn-concat-bands": (
+        "wavernn",
+        "concat",
+        "demo",
+        [*BANDS, ENVELOPE_WAVERNN[2], "train.steps=2400", *WAVERNN_EVAL],
+        False,
+    ),
     "wavenet-none": ("wavenet", "none", "demo", ["train.steps=150", "train.batch_size=8", "train.eval_every=50"], True),
     # the paper's global conditioning, still shipped and measured; `run --id wavenet-global` picks it
     "wavenet-global": (
@@ -91,6 +112,13 @@ RECIPES: dict[str, tuple[str, str, str, list[str], bool]] = {
         "demo",
         [*ENVELOPE, "train.steps=2000", "train.batch_size=8", "train.eval_every=250", "train.eval_windows=4"],
         True,
+    ),
+    "wavenet-global-bands": (
+        "wavenet",
+        "global",
+        "demo",
+        [*BANDS, ENVELOPE[2], "train.steps=2000", "train.eval_every=250", "train.eval_windows=4"],
+        False,
     ),
 }
 # One thread each, so that two recipes (e.g. --only wavernn and --only wavenet) can run side by side. The

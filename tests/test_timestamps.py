@@ -426,7 +426,11 @@ def test_a_range_to_the_end_runs_to_the_end_of_the_video(text, expected) -> None
 
 def test_a_time_alone_on_its_line_takes_the_next_line_as_its_label() -> None:
     text = "1) 0:00\n   intro\n2) 1:00\n   tapping on glass\n3) 2:30\n   brushing the mic\n"
-    assert spans_of(text, 200.0) == [(0.0, 60.0, "unknown"), (60.0, 150.0, "tapping_glass"), (150.0, 200.0, "brushing_mic")]
+    assert spans_of(text, 200.0) == [
+        (0.0, 60.0, "unknown"),
+        (60.0, 150.0, "tapping_glass"),
+        (150.0, 200.0, "brushing_mic"),
+    ]
 
 
 def test_enclosed_numbers_number_the_list_and_are_not_digits_of_the_time() -> None:

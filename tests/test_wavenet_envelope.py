@@ -79,9 +79,11 @@ def test_prior_is_causal_over_frames_and_bands(bands) -> None:
     assert prior.embed.weight.shape[0] == bands * 11  # per band: the levels and a start token
 
 
-@pytest.mark.parametrize(("conditioner", "bands"), [("none", 1), ("global", 1), ("global", 3)])
-def test_cached_generation_matches_the_teacher_forced_pass(conditioner, bands) -> None:
-    model = tiny(conditioner, envelope_bands=bands)
+@pytest.mark.parametrize(
+    ("conditioner", "bands", "loudness"), [("none", 1, 0), ("global", 1, 0), ("global", 3, 0), ("global", 3, 20)]
+)
+def test_cached_generation_matches_the_teacher_forced_pass(conditioner, bands, loudness) -> None:
+    model = tiny(conditioner, envelope_bands=bands, envelope_loudness=loudness)
     codes = codes_for(2, 3 * HOP + 37)
     cond = None if conditioner == "none" else torch.tensor([0, 1])
     with torch.no_grad():
@@ -116,9 +118,9 @@ def test_training_crop_gives_the_same_logits_as_the_whole_window() -> None:
     assert torch.equal(cropped.levels, full.levels)
 
 
-@pytest.mark.parametrize("bands", [1, 3])
-def test_loss_is_a_two_part_code_length_and_reaches_every_parameter(bands) -> None:
-    model = tiny(envelope_bands=bands).train()
+@pytest.mark.parametrize(("bands", "loudness"), [(1, 0), (3, 0), (3, 20)])
+def test_loss_is_a_two_part_code_length_and_reaches_every_parameter(bands, loudness) -> None:
+    model = tiny(envelope_bands=bands, envelope_loudness=loudness).train()
     codes, cond = codes_for(2, 640), torch.tensor([0, 1])
     out = model(codes, cond)
     loss = model.loss_from_logits(out, codes)
@@ -130,9 +132,9 @@ def test_loss_is_a_two_part_code_length_and_reaches_every_parameter(bands) -> No
     assert not missing
 
 
-@pytest.mark.parametrize("bands", [1, 3])
-def test_save_load_round_trip_and_seeded_generation(tmp_path, bands) -> None:
-    model = tiny(envelope_bands=bands)
+@pytest.mark.parametrize(("bands", "loudness"), [(1, 0), (3, 0), (3, 20)])
+def test_save_load_round_trip_and_seeded_generation(tmp_path, bands, loudness) -> None:
+    model = tiny(envelope_bands=bands, envelope_loudness=loudness)
     path = tmp_path / "env.safetensors"
     save_checkpoint(path, model)
     loaded = load_checkpoint(path, zoo=get_zoo()).eval()
@@ -144,3 +146,19 @@ def test_save_load_round_trip_and_seeded_generation(tmp_path, bands) -> None:
             policy = SamplingPolicy(generator=torch.Generator().manual_seed(4))
             runs.append(net.generate_fast(500, net.init_state(1, cond), policy))
     assert torch.equal(*runs)
+
+
+def test_sample_batch_trains_the_sample_model_on_the_first_windows_and_the_prior_on_all() -> None:
+    model = tiny(sample_window=200, sample_batch=1)
+    codes, cond = codes_for(3, 900), torch.tensor([1, 0, 1])
+    with torch.no_grad():
+        full = model(codes, cond)
+        model.train()
+        part = model(codes, cond)
+    assert part.frames.shape[0] == 3 and part.samples.shape[:2] == (1, 200)
+    expected = full.samples[:1, part.offset : part.offset + 200]
+    assert (part.samples - expected).abs().max() < 1e-4
+    loss = model.loss_from_logits(part, codes)
+    target = codes[:1, part.offset : part.offset + 200]
+    samples = torch.nn.functional.cross_entropy(part.samples.reshape(-1, 256), target.reshape(-1))
+    assert torch.allclose(loss, samples + part.frame_nats() / (3 * 900))

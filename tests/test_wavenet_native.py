@@ -85,9 +85,11 @@ def test_native_generation_equals_torch_on_shipped_weights(name):
         assert (logits - torch_logits_along(model, codes, cond)).abs().max() < 1e-3
 
 
-@pytest.mark.parametrize("bands", [1, 4])
-def test_native_generation_equals_torch_with_a_band_envelope(bands):
-    model = tiny(envelope_levels=12, envelope_hidden=16, envelope_bands=bands, sample_rate=16000)
+@pytest.mark.parametrize(("bands", "loudness"), [(1, 0), (4, 0), (4, 20)])
+def test_native_generation_equals_torch_with_a_band_envelope(bands, loudness):
+    model = tiny(
+        envelope_levels=12, envelope_hidden=16, envelope_bands=bands, envelope_loudness=loudness, sample_rate=16000
+    )
     cond = cond_for(model, 2)
     results = []
     with torch.no_grad():

@@ -43,9 +43,11 @@ def codes_for(batch: int, steps: int) -> torch.Tensor:
     return get_zoo().load("codecs", "pcm16")().encode(wav)  # (B, T, 2)
 
 
-@pytest.mark.parametrize(("conditioner", "bands"), [("none", 1), ("gate-bias", 3), ("concat", 3)])
-def test_step_by_step_generation_matches_the_teacher_forced_pass(conditioner, bands) -> None:
-    model = tiny(conditioner, envelope_bands=bands)
+@pytest.mark.parametrize(
+    ("conditioner", "bands", "loudness"), [("none", 1, 0), ("gate-bias", 3, 0), ("concat", 3, 0), ("concat", 3, 20)]
+)
+def test_step_by_step_generation_matches_the_teacher_forced_pass(conditioner, bands, loudness) -> None:
+    model = tiny(conditioner, envelope_bands=bands, envelope_loudness=loudness)
     codes, cond = codes_for(2, 2 * HOP + 29), cond_for(model, 2)
     with torch.no_grad():
         out = model(codes, cond)
@@ -68,9 +70,9 @@ def test_step_by_step_generation_matches_the_teacher_forced_pass(conditioner, ba
 
 
 @pytest.mark.parametrize("engine", ["native", "torchscript"])
-@pytest.mark.parametrize("conditioner", ["none", "concat"])
-def test_fused_loops_generate_what_step_generates(engine, conditioner) -> None:
-    model = tiny(conditioner, envelope_bands=3, fast_weights="fp32", fast_engine=engine)
+@pytest.mark.parametrize(("conditioner", "loudness"), [("none", 0), ("concat", 0), ("concat", 20)])
+def test_fused_loops_generate_what_step_generates(engine, conditioner, loudness) -> None:
+    model = tiny(conditioner, envelope_bands=3, envelope_loudness=loudness, fast_weights="fp32", fast_engine=engine)
     cond, steps = cond_for(model, 2), 3 * HOP + 11
     greedy = SamplingPolicy(greedy=True)
     with torch.no_grad():
@@ -95,9 +97,9 @@ def test_training_crop_gives_the_logits_of_the_crop_alone() -> None:
     assert (out.samples.detach() - alone).abs().max() < 1e-4
 
 
-@pytest.mark.parametrize("engine", ["native", "torch"])
-def test_loss_is_a_two_part_code_length_and_reaches_every_parameter(engine) -> None:
-    model = tiny("concat", envelope_bands=3, train_engine=engine).train()
+@pytest.mark.parametrize(("engine", "loudness"), [("native", 0), ("torch", 0), ("native", 20)])
+def test_loss_is_a_two_part_code_length_and_reaches_every_parameter(engine, loudness) -> None:
+    model = tiny("concat", envelope_bands=3, envelope_loudness=loudness, train_engine=engine).train()
     codes, cond = codes_for(2, 500), torch.tensor([0, 1])
     out = model(codes, cond)
     loss = model.loss_from_logits(out, codes)
@@ -167,3 +169,19 @@ def test_fused_cells_give_the_step_logits_on_shipped_weights(name) -> None:
                 last = forced[:, -1].clone()
                 fused.append(out)
             assert (torch.cat(fused, 1) - logits).abs().max() < 1e-3, engine
+
+
+def test_sample_batch_trains_the_sample_model_on_the_first_windows_and_the_prior_on_all() -> None:
+    model = tiny("concat", sample_window=300, sample_batch=1).train()
+    codes, cond = codes_for(3, 1100), torch.tensor([1, 0, 1])
+    out = model(codes, cond)
+    assert out.frames.shape[0] == 3 and out.samples.shape[:2] == (1, 300)
+    with torch.no_grad():
+        feats, gh_bias = model._conditioning(cond[:1], 1)
+        local = local_inputs(out.levels[:1], 12, HOP, 1100)[:, out.offset : out.offset + 300]
+        alone = model._sample_logits(codes[:1, out.offset : out.offset + 300], feats, gh_bias, local)
+    assert (out.samples.detach() - alone).abs().max() < 1e-4
+    loss = model.loss_from_logits(out, codes)
+    target = codes[:1, out.offset : out.offset + 300]
+    samples = torch.nn.functional.cross_entropy(out.samples.reshape(-1, 256), target.reshape(-1)) * 2
+    assert torch.allclose(loss, samples + out.frame_nats() / (3 * 1100))

@@ -9,7 +9,9 @@ The envelope variant (``envelope_levels > 0``; beyond the paper) adds a frame-ra
 (``asmr_zoo.envelope``): y is the loudness of the current 10 ms frame (in ``envelope_bands`` bands), taken
 from the audio in training and drawn from the trigger-conditioned prior during generation, so the rhythm of a
 trigger (tap trains, strokes) no longer has to fit in the receptive field, and with several bands its
-spectral shape (a rumble, a bright crackle) is drawn per frame too.
+spectral shape (a rumble, a bright crackle) is drawn per frame too. With ``envelope_loudness`` the blocks read
+one value, the broadband loudness of the frame's bands, and the bands shape the output through the band
+post-filter (``asmr_zoo.envelope.enforce_bands``).
 
 Training runs the whole window in one parallel pass of dilated causal convolutions. Generation uses the
 fast WaveNet algorithm (Paine et al. 2016): every layer keeps a queue of its past inputs, so one step costs
@@ -33,11 +35,14 @@ from asmr_zoo.envelope import (
     EnvelopeLogits,
     EnvelopePrior,
     EnvelopeState,
+    check_config,
     crop_offset,
+    finish,
     frame_hop,
     frame_levels,
-    level_value,
+    local_channels,
     local_inputs,
+    next_frame,
 )
 from asmr_zoo.errors import UsageError
 from asmr_zoo.interfaces import Codec, Conditioner, Model, ModelConfig, Pick, SamplingPolicy
@@ -68,7 +73,9 @@ class WaveNetConfig(ModelConfig):
     envelope_levels: int = 0  # > 0: a loudness prior with this many levels conditions every block locally
     envelope_hidden: int = 128  # the prior's GRU size
     envelope_bands: int = 1  # 1: broadband loudness; more: the loudness of that many mel-spaced bands
+    envelope_loudness: int = 0  # > 0 (with bands): the blocks read the bands' broadband loudness in these levels
     sample_window: int = 0  # > 0: in training, the sample loss covers a crop this long (the prior: the window)
+    sample_batch: int = 0  # > 0: in training, the sample loss covers this many windows (the prior: the batch)
     fast_engine: str = "auto"  # cached generation: native (C), torch, or auto (C for small models and batches)
     checkpoint_activations: bool = False  # recompute each block in the backward pass: far less memory, slower
 
@@ -79,7 +86,7 @@ class ResidualBlock(nn.Module):
     def __init__(self, cfg: WaveNetConfig, dilation: int, conditioned: bool, last: bool) -> None:
         super().__init__()
         r, d = cfg.residual_channels, cfg.dilation_channels
-        local = cfg.envelope_bands if cfg.envelope_levels > 0 else 0
+        local = local_channels(cfg.envelope_levels, cfg.envelope_bands, cfg.envelope_loudness)
         self.local_filter = nn.Conv1d(local, d, 1, bias=False) if local else None  # V_f of local conditioning
         self.local_gate = nn.Conv1d(local, d, 1, bias=False) if local else None  # V_g
         self.dilation = dilation
@@ -215,10 +222,7 @@ class WaveNet(Model):
         self.silence_code = codec.silence[0]
         if c.fast_engine not in FAST_ENGINES:
             raise UsageError(f"fast_engine must be one of {', '.join(FAST_ENGINES)}, got '{c.fast_engine}'")
-        if c.envelope_levels < 0 or c.sample_window < 0:
-            raise UsageError("envelope_levels and sample_window must be >= 0 (0 turns them off)")
-        if c.envelope_bands < 1:
-            raise UsageError(f"envelope_bands must be >= 1, got {c.envelope_bands}")
+        check_config(c.envelope_levels, c.envelope_bands, c.envelope_loudness, c.sample_window, c.sample_batch)
         self.hop = frame_hop(c.sample_rate)
         self.prior = (
             EnvelopePrior(
@@ -262,13 +266,18 @@ class WaveNet(Model):
         """codes ``(B, T, 1)`` -> logits ``(B, T, 1, 256)``; logits[:, t] predicts codes[:, t].
 
         The envelope variant returns ``EnvelopeLogits``: the sample logits given the window's own loudness,
-        and the prior's logits of that loudness; in training, the sample part covers ``sample_window``."""
+        and the prior's logits of that loudness; in training, the sample part covers ``sample_window`` of
+        the first ``sample_batch`` windows."""
         h = self._trigger(cond, codes.shape[0])
         if self.prior is None:
             return self._sample_logits(codes, h, None)
         levels = frame_levels(self.codec.decode(codes), self.hop, self.prior.levels, self.prior.bands)
         frames = self.prior(levels, h)  # p(e_k | e_<k, trigger)
-        y = local_inputs(levels, self.prior.levels, self.hop, codes.shape[1]).transpose(1, 2)  # (B, bands, T)
+        y = local_inputs(levels, self.prior.levels, self.hop, codes.shape[1], self.config.envelope_loudness)
+        y = y.transpose(1, 2)  # (B, local channels, T)
+        if self.training and 0 < self.config.sample_batch < codes.shape[0]:  # the prior has read every window
+            keep = self.config.sample_batch
+            codes, y, h = codes[:keep], y[:keep], None if h is None else h[:keep]
         crop, length = self.config.sample_window, codes.shape[1]
         if not (self.training and 0 < crop < length):
             return EnvelopeLogits(self._sample_logits(codes, h, y), frames, levels, 0)
@@ -282,7 +291,7 @@ class WaveNet(Model):
         over the window's samples (a two-part code length for x)."""
         if not isinstance(logits, EnvelopeLogits):
             return super().loss_from_logits(logits, codes)
-        target = codes[:, logits.offset : logits.offset + logits.samples.shape[1]]
+        target = codes[: logits.samples.shape[0], logits.offset : logits.offset + logits.samples.shape[1]]
         samples = F.cross_entropy(logits.samples.reshape(-1, self.codec.classes), target.reshape(-1))
         return samples + logits.frame_nats() / codes.shape[:2].numel()
 
@@ -311,7 +320,8 @@ class WaveNet(Model):
         d = self.config.dilation_channels
         context = weight.new_ones(batch, 1) if h is None else torch.cat([weight.new_ones(batch, 1), h], dim=1)
         if self.prior is not None:
-            context = torch.cat([context, weight.new_zeros(batch, self.prior.bands)], dim=1)  # y, set per frame
+            y = weight.new_zeros(batch, self.blocks[0].local_filter.in_channels)  # set per frame
+            context = torch.cat([context, y], dim=1)
         z = weight.new_ones(batch, len(self.blocks), d + 1)
         blocks, skips = [], []
         for i, block in enumerate(self.blocks):
@@ -387,9 +397,12 @@ class WaveNet(Model):
     def draw_frame(self, state: WaveNetState, pick_level: Callable[[torch.Tensor], torch.Tensor]) -> None:
         """The envelope variant's next loudness frame: step the prior, pick its levels band by band, and make
         them the y that every block reads (the last context columns) for the frame's samples."""
-        env = state.envelope
-        env.previous, env.gru = self.prior.step(env.previous, env.gru, env.h, pick_level)
-        state.context[:, -self.prior.bands :] = level_value(env.previous[:, 0], self.prior.levels)
+        y = next_frame(self.prior, state.envelope, pick_level, self.config.envelope_loudness)
+        state.context[:, -y.shape[1] :] = y
+
+    def finish(self, wav: torch.Tensor, state: WaveNetState) -> torch.Tensor:
+        """The band post-filter of a multi-band envelope (``asmr_zoo.envelope.finish``)."""
+        return finish(wav, state.envelope, self.prior, self.hop)
 
     @torch.no_grad()
     def generate_fast(

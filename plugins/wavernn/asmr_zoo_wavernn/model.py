@@ -20,7 +20,9 @@ The envelope variant (``envelope_levels > 0``; beyond the paper) adds the frame-
 ``asmr_zoo.envelope``, read by the prior with the conditioning features h: the levels y_k of the current
 10 ms frame enter every gate like another input, I* x_t + V h + V_y y_k (the local conditioning of the
 WaveRNN paper's text-to-speech model). In training they come from the audio; in generation the prior draws
-them once per frame.
+them once per frame. With ``envelope_loudness`` the gates read one value, the broadband loudness of the
+frame's bands, and the bands shape the output through the band post-filter
+(``asmr_zoo.envelope.enforce_bands``).
 
 Training runs the input projections for all steps at once; only the recurrence is sequential: a C loop
 with an exact backward pass (``recurrence.py``, every conditioner), or in torch ``nn.GRU`` with the masked
@@ -44,11 +46,14 @@ from asmr_zoo.envelope import (
     EnvelopeLogits,
     EnvelopePrior,
     EnvelopeState,
+    check_config,
     crop_offset,
+    finish,
     frame_hop,
     frame_levels,
-    level_value,
+    local_channels,
     local_inputs,
+    next_frame,
 )
 from asmr_zoo.errors import UsageError
 from asmr_zoo.interfaces import Codec, Conditioner, Model, ModelConfig, Pick, SamplingPolicy
@@ -74,8 +79,10 @@ class WaveRNNConfig(ModelConfig):
     train_engine: str = "auto"  # the training recurrence: native (C), torch, or auto (native where it builds)
     envelope_levels: int = 0  # > 0: a loudness prior with this many levels conditions every gate locally
     envelope_bands: int = 1  # 1: broadband loudness; more: the loudness of that many mel-spaced bands
+    envelope_loudness: int = 0  # > 0 (with bands): the gates read the bands' broadband loudness in these levels
     envelope_hidden: int = 128  # the prior's GRU size
     sample_window: int = 0  # > 0: in training, the sample loss covers a crop this long (the prior: the window)
+    sample_batch: int = 0  # > 0: in training, the sample loss covers this many windows (the prior: the batch)
 
 
 class WaveRNNState(NamedTuple):
@@ -122,19 +129,22 @@ class WaveRNN(Model):
             raise UsageError(f"train_engine must be one of {', '.join(TRAIN_ENGINES)}, got '{config.train_engine}'")
         if config.fast_engine == "native" and config.fast_weights == "bf16":
             raise UsageError("fast_engine=native takes fast_weights int8 or fp32; use fast_engine=torchscript for bf16")
-        if config.envelope_levels < 0 or config.sample_window < 0:
-            raise UsageError("envelope_levels and sample_window must be >= 0 (0 turns them off)")
-        if config.envelope_bands < 1:
-            raise UsageError(f"envelope_bands must be >= 1, got {config.envelope_bands}")
+        check_config(
+            config.envelope_levels,
+            config.envelope_bands,
+            config.envelope_loudness,
+            config.sample_window,
+            config.sample_batch,
+        )
         hidden, half = config.hidden, config.hidden // 2
         self.half = half
         self.conditioned = conditioner.conditioned
         self.concat = conditioner.equation() == "concat"
         self.cond_dim = cond_dim = config.cond_dim if self.conditioned else 0
-        local = config.envelope_bands if config.envelope_levels else 0
+        local = local_channels(config.envelope_levels, config.envelope_bands, config.envelope_loudness)
         inputs = 3 + cond_dim + local
         # gru.weight_ih_l0 = [I | V | V_y]: I (3H, 3) reads x_t, V (3H, cond_dim) the conditioning features,
-        # V_y (3H, bands) the envelope's levels; gru.weight_hh_l0 = R (3H, H) = [R_r; R_u; R_e], one mat-vec
+        # V_y (3H, local) the envelope's levels; gru.weight_hh_l0 = R (3H, H) = [R_r; R_u; R_e], one mat-vec
         # for all three gates (nn.GRU's order).
         self.gru = nn.GRU(inputs, hidden, batch_first=True)
         mask = torch.ones(3, 2, half, inputs)  # (gate, coarse/fine half, unit, input)
@@ -199,14 +209,19 @@ class WaveRNN(Model):
         """codes ``(B, T, 2)`` -> logits ``(B, T, 2, 256)``; logits[:, t] predicts codes[:, t].
 
         The envelope variant returns ``EnvelopeLogits``: the sample logits given the window's own loudness,
-        and the prior's logits of that loudness; in training, the sample part covers ``sample_window``
+        and the prior's logits of that loudness; in training, the sample part covers ``sample_window`` of
+        the first ``sample_batch`` windows
         (the recurrence starting from a zero state there, as every truncated-BPTT window does)."""
         feats, gh_bias = self._conditioning(cond, codes.shape[0])
         if self.prior is None:
             return self._sample_logits(codes, feats, gh_bias, None)
         levels = frame_levels(self.codec.decode(codes), self.hop, self.prior.levels, self.prior.bands)
         frames = self.prior(levels, feats)  # p(e_k | e_<k, trigger)
-        y = local_inputs(levels, self.prior.levels, self.hop, codes.shape[1])
+        y = local_inputs(levels, self.prior.levels, self.hop, codes.shape[1], self.config.envelope_loudness)
+        if self.training and 0 < self.config.sample_batch < codes.shape[0]:  # the prior has read every window
+            keep = self.config.sample_batch
+            codes, y, gh_bias = codes[:keep], y[:keep], gh_bias[:keep]
+            feats = None if feats is None else feats[:keep]
         crop, offset = self.config.sample_window, 0
         if self.training and 0 < crop < codes.shape[1]:
             offset = crop_offset(codes, crop)
@@ -259,7 +274,7 @@ class WaveRNN(Model):
         variant, plus -log p(e) spread over the window's samples (a two-part code length for x)."""
         if not isinstance(logits, EnvelopeLogits):
             return self._sample_loss(logits, codes)
-        target = codes[:, logits.offset : logits.offset + logits.samples.shape[1]]
+        target = codes[: logits.samples.shape[0], logits.offset : logits.offset + logits.samples.shape[1]]
         return self._sample_loss(logits.samples, target) + logits.frame_nats() / codes.shape[:2].numel()
 
     def _sample_loss(self, logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
@@ -292,10 +307,12 @@ class WaveRNN(Model):
     def draw_frame(self, state: WaveRNNState, pick_level: Callable[[torch.Tensor], torch.Tensor]) -> WaveRNNState:
         """The envelope variant's next loudness frame: step the prior, pick its levels band by band with
         ``pick_level(logits (B, levels)) -> (B,)``, and put V_y y_k into the gates' input bias."""
-        env = state.envelope
-        env.previous, env.gru = self.prior.step(env.previous, env.gru, env.h, pick_level)
-        y = level_value(env.previous[:, 0], self.prior.levels)
-        return state._replace(gi_bias=self._input_bias(env.h, y, y.shape[0]))
+        y = next_frame(self.prior, state.envelope, pick_level, self.config.envelope_loudness)
+        return state._replace(gi_bias=self._input_bias(state.envelope.h, y, y.shape[0]))
+
+    def finish(self, wav: torch.Tensor, state: WaveRNNState) -> torch.Tensor:
+        """The band post-filter of a multi-band envelope (``asmr_zoo.envelope.finish``)."""
+        return finish(wav, state.envelope, self.prior, self.hop)
 
     def step(self, prev: torch.Tensor, state: WaveRNNState, pick: Pick) -> tuple[torch.Tensor, torch.Tensor, Any]:
         """One sample; the envelope variant first draws a new frame every ``hop`` samples (its levels are

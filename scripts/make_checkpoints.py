@@ -87,14 +87,14 @@ RECIPES: dict[str, tuple[str, str, str, list[str], bool]] = {
         "concat",
         "demo",
         [*ENVELOPE_WAVERNN, "train.steps=2400", "train.batch_size=8", "train.eval_every=300", "train.eval_windows=4"],
-        True,
+        False,
     ),
     "wavernn-concat-bands": (
         "wavernn",
         "concat",
         "demo",
         [*BANDS, ENVELOPE_WAVERNN[2], "train.steps=2400", *WAVERNN_EVAL],
-        False,
+        True,
     ),
     "wavenet-none": ("wavenet", "none", "demo", ["train.steps=150", "train.batch_size=8", "train.eval_every=50"], True),
     # the paper's global conditioning, still shipped and measured; `run --id wavenet-global` picks it
@@ -111,14 +111,14 @@ RECIPES: dict[str, tuple[str, str, str, list[str], bool]] = {
         "global",
         "demo",
         [*ENVELOPE, "train.steps=2000", "train.batch_size=8", "train.eval_every=250", "train.eval_windows=4"],
-        True,
+        False,
     ),
     "wavenet-global-bands": (
         "wavenet",
         "global",
         "demo",
         [*BANDS, ENVELOPE[2], "train.steps=2000", "train.eval_every=250", "train.eval_windows=4"],
-        False,
+        True,
     ),
 }
 # One thread each, so that two recipes (e.g. --only wavernn and --only wavenet) can run side by side. The

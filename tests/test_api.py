@@ -46,4 +46,8 @@ def test_load_by_id_or_path(zoo_home) -> None:
 def test_list_checkpoints(zoo_home) -> None:
     wavenets = asmr_zoo.list_checkpoints("wavenet*")
     assert wavenets and all(c["model"] == "wavenet" for c in wavenets)
-    assert {c["id"] for c in asmr_zoo.list_checkpoints("concat")} == {"wavernn-concat", "wavernn-concat-envelope"}
+    assert {c["id"] for c in asmr_zoo.list_checkpoints("concat")} == {
+        "wavernn-concat",
+        "wavernn-concat-envelope",
+        "wavernn-concat-bands",
+    }

@@ -64,8 +64,9 @@ def test_piped_list_never_cuts_ids_and_says_what_run_picks(cli) -> None:
     rows = {line.split("\t")[0]: line.split("\t") for line in out.splitlines()[2:]}
     assert "wavernn-none-scratching-sponge-mic" in rows
     assert rows["wavernn-concat"][2] == "11 common triggers"
-    assert rows["wavernn-concat"][-1] == "no (use --id)"  # the paper's variant; run picks the envelope one
-    assert rows["wavernn-concat-envelope"][-1] == "yes"
+    assert rows["wavernn-concat"][-1] == "no (use --id)"  # the paper's variant; run picks the band one
+    assert rows["wavernn-concat-envelope"][-1] == "no (use --id)"
+    assert rows["wavernn-concat-bands"][-1] == "yes"
     assert max(len(line) for line in out.splitlines()) > 80  # not folded to the width, not truncated
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -162,3 +163,25 @@ def test_sample_batch_trains_the_sample_model_on_the_first_windows_and_the_prior
     target = codes[:1, part.offset : part.offset + 200]
     samples = torch.nn.functional.cross_entropy(part.samples.reshape(-1, 256), target.reshape(-1))
     assert torch.allclose(loss, samples + part.frame_nats() / (3 * 900))
+
+
+@pytest.mark.parametrize("name", ["wavenet-global-envelope", "wavenet-global-bands"])
+def test_cached_generation_matches_the_teacher_forced_pass_on_shipped_weights(name) -> None:
+    path = Path(__file__).resolve().parents[1] / "checkpoints" / f"{name}.safetensors"
+    model = load_checkpoint(path, zoo=get_zoo()).eval()
+    codes, cond = codes_for(2, 2 * HOP + 21), torch.tensor([0, 9])
+    with torch.no_grad():
+        out = model(codes, cond)
+        state, code = model.init_state(2, cond), torch.full((2,), model.silence_code)
+        levels = iter(out.levels.flatten(1).unbind(1))
+        frame_logits, step_logits = [], []
+
+        def forced_level(logits: torch.Tensor) -> torch.Tensor:
+            frame_logits.append(logits)
+            return next(levels)
+
+        for t in range(codes.shape[1]):
+            step_logits.append(model.step_logits(code, state, forced_level))
+            code = codes[:, t, 0]
+    assert (torch.stack(step_logits, 1) - out.samples[:, :, 0]).abs().max() < 1e-3
+    assert (torch.stack(frame_logits, 1) - out.frames.flatten(1, 2)).abs().max() < 1e-3

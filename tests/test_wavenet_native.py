@@ -69,7 +69,9 @@ def test_native_logits_equal_the_torch_loop(conditioner, encoding):
     assert (logits - torch_logits_along(model, codes, cond)).abs().max() < 1e-4
 
 
-@pytest.mark.parametrize("name", ["wavenet-none-whispering", "wavenet-global", "wavenet-global-envelope"])
+@pytest.mark.parametrize(
+    "name", ["wavenet-none-whispering", "wavenet-global", "wavenet-global-envelope", "wavenet-global-bands"]
+)
 def test_native_generation_equals_torch_on_shipped_weights(name):
     model = load_checkpoint(CHECKPOINTS / f"{name}.safetensors", zoo=get_zoo())
     cond = cond_for(model, 2)

@@ -138,7 +138,7 @@ def test_save_load_round_trip_and_seeded_generation(tmp_path) -> None:
     assert len(runs[0].unique()) > 10  # a real random walk, not silence
 
 
-@pytest.mark.parametrize("name", ["wavernn-gate-bias-envelope", "wavernn-concat-envelope"])
+@pytest.mark.parametrize("name", ["wavernn-gate-bias-envelope", "wavernn-concat-envelope", "wavernn-concat-bands"])
 def test_fused_cells_give_the_step_logits_on_shipped_weights(name) -> None:
     """On trained weights, along a path ``step`` generates (frames drawn by the prior): the C and TorchScript
     fp32 cells, teacher-forced one frame per call with that frame's biases, give the logits ``step`` gave."""
@@ -185,3 +185,25 @@ def test_sample_batch_trains_the_sample_model_on_the_first_windows_and_the_prior
     target = codes[:1, out.offset : out.offset + 300]
     samples = torch.nn.functional.cross_entropy(out.samples.reshape(-1, 256), target.reshape(-1)) * 2
     assert torch.allclose(loss, samples + out.frame_nats() / (3 * 1100))
+
+
+def test_step_by_step_generation_matches_the_teacher_forced_pass_on_shipped_band_weights() -> None:
+    model = load_checkpoint(CHECKPOINTS / "wavernn-concat-bands.safetensors", zoo=get_zoo()).eval()
+    codes, cond = codes_for(2, 2 * HOP + 29), torch.tensor([0, 9])
+    with torch.no_grad():
+        out = model(codes, cond)
+        levels = iter(out.levels.flatten(1).unbind(1))
+        frame_logits, step_logits, t = [], [], 0
+
+        def forced(logits: torch.Tensor, head: int) -> torch.Tensor:
+            if head == 2:
+                frame_logits.append(logits)
+                return next(levels)
+            return codes[:, t, head]
+
+        state, prev = model.init_state(2, cond), torch.tensor(model.codec.silence).expand(2, 2)
+        for t in range(codes.shape[1]):  # noqa: B007 (``forced`` reads t)
+            prev, logits, state = model.step(prev, state, forced)
+            step_logits.append(logits)
+    assert (torch.stack(step_logits, 1) - out.samples).abs().max() < 1e-3
+    assert (torch.stack(frame_logits, 1) - out.frames.flatten(1, 2)).abs().max() < 1e-3

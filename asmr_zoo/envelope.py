@@ -76,15 +76,21 @@ def frame_levels(wav: torch.Tensor, hop: int, levels: int, bands: int = 1) -> to
         counts[-1] = length - (frames - 1) * hop  # the last frame may be partial
         return _quantise(10 * torch.log10(power / counts + 1e-12), levels)[..., None]
     # frame k's window: samples k * hop - hop / 2 .. k * hop + 3 hop / 2 (zeros outside the clip)
-    half = hop // 2
-    padded = torch.nn.functional.pad(wav.float(), (half, frames * hop + 2 * hop - half - length))
+    _, band_power = _band_spectra(wav, hop, bands, hop // 2, frames)
+    return _quantise(10 * torch.log10(band_power + 1e-12), levels)
+
+
+def _band_spectra(wav: torch.Tensor, hop: int, bands: int, lead: int, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The spectra ``(B, frames, hop + 1)`` of ``frames`` Hann windows of ``2 * hop`` every ``hop`` samples of
+    ``wav`` ``(B, T)``, the first starting ``lead`` samples before it (zeros outside the clip), and each
+    window's power in ``bands`` bands ``(B, frames, bands)``: one-sided, scaled so that a window's bands sum to
+    its windowed mean square (Parseval)."""
+    padded = torch.nn.functional.pad(wav.float(), (lead, (frames + 1) * hop - lead - wav.shape[1]))
     window = torch.hann_window(2 * hop, periodic=True, device=wav.device)
     spectrum = torch.fft.rfft(padded.unfold(1, 2 * hop, hop)[:, :frames] * window, dim=-1)
-    # one-sided power scaled so that the bands of a frame sum to its windowed mean square (Parseval)
     power = spectrum.abs().square() * (2.0 / (2 * hop * window.square().sum()))
     edges = band_edges(hop, bands)
-    band_power = torch.stack([power[..., lo:hi].sum(-1) for lo, hi in itertools.pairwise(edges)], -1)
-    return _quantise(10 * torch.log10(band_power + 1e-12), levels)
+    return spectrum, torch.stack([power[..., lo:hi].sum(-1) for lo, hi in itertools.pairwise(edges)], -1)
 
 
 def check_config(levels: int, bands: int, loudness: int, sample_window: int, sample_batch: int = 0) -> None:
@@ -154,18 +160,13 @@ def enforce_bands(wav: torch.Tensor, track: torch.Tensor, count: int, hop: int) 
     # windows cover every sample and sum to one there
     track = torch.cat([track[:, :1], track[:, :frames], track[:, frames - 1 : frames]], dim=1)
     offset = hop // 2 + hop  # sample 0's place in the padded audio
-    padded = torch.nn.functional.pad(wav.float(), (offset, (frames + 3) * hop - offset - length))
-    window = torch.hann_window(2 * hop, periodic=True, device=wav.device)
-    spectrum = torch.fft.rfft(padded.unfold(1, 2 * hop, hop) * window, dim=-1)  # (B, frames + 2, bins)
-    power = spectrum.abs().square() * (2.0 / (2 * hop * window.square().sum()))  # as frame_levels measures it
-    edges = band_edges(hop, bands)
-    band_power = torch.stack([power[..., lo:hi].sum(-1) for lo, hi in itertools.pairwise(edges)], -1)
+    spectrum, band_power = _band_spectra(wav, hop, bands, offset, frames + 2)
     ceiling = 10 ** ((FLOOR_DB + (track.float() + 1) * (-FLOOR_DB / count)) / 10)
     gain = (ceiling / (band_power + 1e-20)).clamp(max=1.0).sqrt()  # amplitude gain per (frame, band)
-    widths = torch.tensor([hi - lo for lo, hi in itertools.pairwise(edges)], device=wav.device)
+    widths = torch.tensor([hi - lo for lo, hi in itertools.pairwise(band_edges(hop, bands))], device=wav.device)
     filtered = torch.fft.irfft(spectrum * gain.repeat_interleave(widths, dim=-1), n=2 * hop, dim=-1)
     out = torch.nn.functional.fold(
-        filtered.transpose(1, 2), (1, padded.shape[1]), kernel_size=(1, 2 * hop), stride=(1, hop)
+        filtered.transpose(1, 2), (1, (frames + 3) * hop), kernel_size=(1, 2 * hop), stride=(1, hop)
     ).view(batch, -1)
     return out[:, offset : offset + length].to(wav.dtype)
 

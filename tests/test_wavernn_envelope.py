@@ -48,7 +48,13 @@ def codes_for(batch: int, steps: int) -> torch.Tensor:
 )
 def test_step_by_step_generation_matches_the_teacher_forced_pass(conditioner, bands, loudness) -> None:
     model = tiny(conditioner, envelope_bands=bands, envelope_loudness=loudness)
-    codes, cond = codes_for(2, 2 * HOP + 29), cond_for(model, 2)
+    samples, frames = stepped_against_teacher_forced(model, codes_for(2, 2 * HOP + 29), cond_for(model, 2))
+    assert samples < 1e-4 and frames < 1e-4
+
+
+def stepped_against_teacher_forced(model, codes: torch.Tensor, cond: torch.Tensor | None) -> tuple[float, float]:
+    """The largest differences of ``step``'s sample and frame logits, the codes and frames forced to the
+    audio's own, from the teacher-forced pass's."""
     with torch.no_grad():
         out = model(codes, cond)
         assert isinstance(out, EnvelopeLogits) and out.offset == 0
@@ -61,12 +67,13 @@ def test_step_by_step_generation_matches_the_teacher_forced_pass(conditioner, ba
                 return next(levels)
             return codes[:, t, head]
 
-        state, prev = model.init_state(2, cond), torch.tensor(model.codec.silence).expand(2, 2)
+        batch = codes.shape[0]
+        state, prev = model.init_state(batch, cond), torch.tensor(model.codec.silence).expand(batch, 2)
         for t in range(codes.shape[1]):  # noqa: B007 (``forced`` reads t)
             prev, logits, state = model.step(prev, state, forced)
             step_logits.append(logits)
-    assert (torch.stack(step_logits, 1) - out.samples).abs().max() < 1e-4
-    assert (torch.stack(frame_logits, 1) - out.frames.flatten(1, 2)).abs().max() < 1e-4
+    samples = (torch.stack(step_logits, 1) - out.samples).abs().max()
+    return float(samples), float((torch.stack(frame_logits, 1) - out.frames.flatten(1, 2)).abs().max())
 
 
 @pytest.mark.parametrize("engine", ["native", "torchscript"])
@@ -189,21 +196,5 @@ def test_sample_batch_trains_the_sample_model_on_the_first_windows_and_the_prior
 
 def test_step_by_step_generation_matches_the_teacher_forced_pass_on_shipped_band_weights() -> None:
     model = load_checkpoint(CHECKPOINTS / "wavernn-concat-bands.safetensors", zoo=get_zoo()).eval()
-    codes, cond = codes_for(2, 2 * HOP + 29), torch.tensor([0, 9])
-    with torch.no_grad():
-        out = model(codes, cond)
-        levels = iter(out.levels.flatten(1).unbind(1))
-        frame_logits, step_logits, t = [], [], 0
-
-        def forced(logits: torch.Tensor, head: int) -> torch.Tensor:
-            if head == 2:
-                frame_logits.append(logits)
-                return next(levels)
-            return codes[:, t, head]
-
-        state, prev = model.init_state(2, cond), torch.tensor(model.codec.silence).expand(2, 2)
-        for t in range(codes.shape[1]):  # noqa: B007 (``forced`` reads t)
-            prev, logits, state = model.step(prev, state, forced)
-            step_logits.append(logits)
-    assert (torch.stack(step_logits, 1) - out.samples).abs().max() < 1e-3
-    assert (torch.stack(frame_logits, 1) - out.frames.flatten(1, 2)).abs().max() < 1e-3
+    samples, frames = stepped_against_teacher_forced(model, codes_for(2, 2 * HOP + 29), torch.tensor([0, 9]))
+    assert samples < 1e-3 and frames < 1e-3

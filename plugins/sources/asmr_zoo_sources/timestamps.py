@@ -321,7 +321,7 @@ def parse_timestamps(text: str) -> list[Mark]:
     if not isinstance(text, str):
         return []
     # enclosed numbers are list numbers: "①0:40" is "1) 0:40", not the "10:40" NFKC would make of it
-    text = _ENCLOSED_RE.sub(lambda m: f"{unicodedata.numeric(m.group())}) ".replace(".0", ""), text)
+    text = _ENCLOSED_RE.sub(lambda m: f"{int(unicodedata.numeric(m.group()))}) ", text)
     lines = [_between_as_range(line) for line in unicodedata.normalize("NFKC", text).splitlines()]
     in_list = sum(_is_list_line(line, list(_TOKEN_RE.finditer(line))) for line in lines) >= MIN_LIST_LINES
     marks = []

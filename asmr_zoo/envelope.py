@@ -245,6 +245,14 @@ class EnvelopePrior(nn.Module):
             logits = logits + self._within(self._embed(levels))
         return logits.unflatten(-1, (self.bands, self.levels))
 
+    def fold(self, state: dict[str, torch.Tensor], prefix: str, h: torch.Tensor) -> None:
+        """Fold a constant conditioning vector ``h`` ``(cond_channels,)`` into the GRU's input bias of the weights
+        ``state`` (this prior's under ``prefix``), dropping the columns that read it: the prior of an
+        unconditioned model that draws what this one draws for ``h``."""
+        weight, width = state[f"{prefix}gru.weight_ih_l0"], self.gru.input_size - self.bands * EMBEDDING
+        state[f"{prefix}gru.bias_ih_l0"] = state[f"{prefix}gru.bias_ih_l0"] + weight[:, -width:] @ h
+        state[f"{prefix}gru.weight_ih_l0"] = weight[:, :-width].clone()
+
     def start(self, batch: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Generation state: (previous levels = the start tokens ``(B, 1, bands)``, GRU state ``(1, B, hidden)``)."""
         previous = torch.full((batch, 1, self.bands), self.levels, dtype=torch.long, device=device)

@@ -70,6 +70,20 @@ def build_model(
     return model_cls(config, conditioner_obj, codec)
 
 
+def specialise(model: Any, trigger: str, zoo: Zoo | None = None) -> Any:
+    """The unconditioned model (conditioner ``none``) that computes exactly what the conditioned ``model``
+    computes for ``trigger``: its conditioning folded into biases (``Model.folded_state``). A per-trigger model
+    to generate from or to fine-tune on that trigger's data alone."""
+    if not model.conditioner.conditioned:
+        raise UsageError(f"this {model.name} model is unconditioned already: there is no trigger to fold into it")
+    vocabulary = list(model.conditioner.vocabulary)
+    if trigger not in vocabulary:
+        raise UsageError(f"this {model.name} model serves {', '.join(vocabulary)}, not '{trigger}'")
+    folded = build_model(model.name, "none", [], dataclasses.replace(model.config), zoo=zoo)
+    folded.load_state_dict(model.folded_state(vocabulary.index(trigger)))
+    return folded.train(model.training)
+
+
 def check_model_config(config: ModelConfig, prefix: str = "model.") -> None:
     """Refuse values no model can be built from, naming the key: numbers must be finite and >= 0, and a size (an
     int field whose default is positive: layers, channels, hidden units, windows) must be >= 1; 0 is only for the

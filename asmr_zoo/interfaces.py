@@ -248,6 +248,13 @@ class Model(nn.Module, ABC):
         """The learned trigger embeddings ``(vocabulary, dim)`` for conditioned models (Figure 8), else None."""
         return None
 
+    def folded_state(self, index: int) -> dict[str, torch.Tensor]:
+        """The weights of the unconditioned model (conditioner ``none``, the same config) that computes what
+        this conditioned model computes for trigger ``index`` of its vocabulary: the trigger's conditioning
+        terms, constant over a clip, folded into biases (``asmr_zoo.factory.specialise`` builds the model).
+        Models that cannot fold a trigger raise UsageError."""
+        raise UsageError(f"model '{self.name}' cannot fold a trigger into an unconditioned model")
+
     def config_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self.config)
 

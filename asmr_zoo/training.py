@@ -150,6 +150,29 @@ def resolve_training_config(
     return model_cfg, train_cfg, explicit
 
 
+def initial_weights(source: Model, conditioner: str, served: Sequence[str]) -> dict[str, torch.Tensor]:
+    """The starting weights ``train --init`` takes from a trained model: its own, to go on training it on the
+    same triggers, or, for an unconditioned model of one trigger, its conditioning for that trigger folded in
+    (``asmr_zoo.factory.specialise``)."""
+    from asmr_zoo.factory import specialise
+
+    vocabulary = list(source.conditioner.vocabulary)
+    if conditioner == source.conditioner.name and vocabulary == sorted(served):
+        return source.state_dict()
+    if conditioner == "none" and source.conditioner.conditioned:
+        if len(served) != 1:
+            raise UsageError(
+                f"an unconditioned model started from a conditioned one serves one trigger, got {len(served)} "
+                f"({', '.join(served)}): pass one --trigger"
+            )
+        return specialise(source, served[0]).state_dict()
+    theirs = f"{source.conditioner.name} on {', '.join(vocabulary) or 'one trigger'}"
+    raise UsageError(
+        f"--init's model is {source.name} / {theirs}, this run {conditioner} on {', '.join(served)}: start from "
+        "it with the same conditioner and triggers, or with --conditioner none and one of its triggers"
+    )
+
+
 # -- data ------------------------------------------------------------------------------------------
 
 
@@ -452,10 +475,12 @@ def train(
     extra: Mapping[str, Any] | None = None,
     progress: Callable[[int, int, float, float], None] | None = None,
     on_eval: Callable[[int, dict[str, Any]], None] | None = None,
+    score_start: bool = False,
 ) -> TrainResult:
     """Train ``model``; write ``out`` (weights) and ``out.resume`` (everything to continue) periodically.
     ``progress(step, steps, loss bits, samples/s)`` is called every step, ``on_eval(step, metrics)`` after
-    every held-out evaluation."""
+    every held-out evaluation. ``score_start``: the model starts from trained weights (``train --init``), so
+    a fresh run scores them first, and with ``keep_best`` never ends worse on held-out data than it began."""
     dist = setup_distributed()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -515,6 +540,13 @@ def train(
         """Training time so far, over every run of this training (resumed ones included)."""
         return spent + time.perf_counter() - started
 
+    if score_start and step == 0 and dist.main and held_out:
+        metrics = evaluate()
+        if on_eval is not None:
+            on_eval(step, metrics)
+        if cfg.keep_best:
+            best = {**metrics, "step": step}
+            save_weights()
     with _stop_on_signal() as stop:
         while step < cfg.steps:
             if stop:  # SIGINT / SIGTERM: finish no half step; save everything needed to continue

@@ -51,6 +51,17 @@ BANDS = [
     "train.batch_size=32",
     "model.sample_batch=8",
 ]
+# Fine-tuning a started model: a sixth of the learning rate, on the band recipes' batch (train.* settings are not
+# kept in a checkpoint; its model settings are).
+FINE_TUNE = [
+    "train.steps=150",
+    "train.lr=5e-4",
+    "train.lr_min=5e-5",
+    "train.warmup=10",
+    "train.batch_size=32",
+    "train.eval_every=25",
+    "train.eval_windows=4",
+]
 # name -> (model, conditioner, preset, training overrides, default: what `run MODEL -c COND` picks)
 RECIPES: dict[str, tuple[str, str, str, list[str], bool]] = {
     "wavernn-none": (
@@ -58,7 +69,7 @@ RECIPES: dict[str, tuple[str, str, str, list[str], bool]] = {
         "none",
         "demo",
         ["train.steps=150", "train.batch_size=16", "train.eval_every=50"],
-        True,
+        False,
     ),
     "wavernn-gate-bias": (
         "wavernn",
@@ -96,7 +107,13 @@ RECIPES: dict[str, tuple[str, str, str, list[str], bool]] = {
         [*BANDS, ENVELOPE_WAVERNN[2], "train.steps=2400", *WAVERNN_EVAL],
         True,
     ),
-    "wavenet-none": ("wavenet", "none", "demo", ["train.steps=150", "train.batch_size=8", "train.eval_every=50"], True),
+    "wavenet-none": (
+        "wavenet",
+        "none",
+        "demo",
+        ["train.steps=150", "train.batch_size=8", "train.eval_every=50"],
+        False,
+    ),
     # the paper's global conditioning, still shipped and measured; `run --id wavenet-global` picks it
     "wavenet-global": (
         "wavenet",
@@ -120,7 +137,13 @@ RECIPES: dict[str, tuple[str, str, str, list[str], bool]] = {
         [*BANDS, ENVELOPE[2], "train.steps=2000", "train.eval_every=250", "train.eval_windows=4"],
         True,
     ),
+    # per-trigger band models: the conditioned band model with one trigger folded in (`train --init`), then
+    # fine-tuned on that trigger's data alone
+    "wavernn-none-bands": ("wavernn", "none", "", FINE_TUNE, True),
+    "wavenet-none-bands": ("wavenet", "none", "", FINE_TUNE, True),
 }
+# the conditioned model each per-trigger recipe starts from (it comes earlier in RECIPES)
+INIT = {"wavernn-none-bands": "wavernn-concat-bands", "wavenet-none-bands": "wavenet-global-bands"}
 # One thread each, so that two recipes (e.g. --only wavernn and --only wavenet) can run side by side. The
 # checkpoint keeps the weights with the best held-out NLL (train.keep_best), so a short run cannot overfit.
 COMMON = ["train.lr=3e-3", "train.checkpoint_every=50", "train.eval_windows=8", "train.threads=1", f"train.seed={SEED}"]
@@ -184,6 +207,7 @@ def train_one(recipe: str, triggers: list[str], data: Path, held_out: Path) -> d
     out = WORK / f"{name}.safetensors"
     trig = [arg for t in triggers for arg in ("--trigger", t)]
     # --resume: a rerun continues (or, when finished, only re-evaluates) instead of starting again.
+    start = ["--init", str(REPO / "checkpoints" / f"{INIT[recipe]}.safetensors")] if recipe in INIT else []
     zoo(
         "train",
         model,
@@ -192,8 +216,7 @@ def train_one(recipe: str, triggers: list[str], data: Path, held_out: Path) -> d
         "--data",
         str(data),
         *trig,
-        "--preset",
-        preset,
+        *(["--preset", preset] if preset else start),
         "--out",
         str(out),
         "--resume",
@@ -238,7 +261,10 @@ def registry_entry(recipe: str, triggers: list[str], made: dict) -> dict:
             "command": f"asmr-zoo data synth --minutes {MINUTES} --clip-seconds {CLIP_SECONDS} --seed {SEED}",
             "split": "by video (held-out synthetic 'videos')",
         },
-        training={"preset": made["preset"], "overrides": COMMON + made["overrides"]},
+        training={
+            **({"init": INIT[recipe]} if recipe in INIT else {"preset": made["preset"]}),
+            "overrides": COMMON + made["overrides"],
+        },
         metrics=metrics,
         license="CC0-1.0",
         default=default,

@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -56,6 +57,22 @@ def _out_lock(out: Path) -> Iterator[None]:
         lock.release()
 
 
+def _init_source(init: Path, model: str, preset: str | None, model_cfg: Any, explicit: set[str]) -> tuple[Any, Any]:
+    """``train --init``: the checkpoint's model, and the config to train: its own, with the model settings
+    given explicitly on top (those that keep its architecture: a window, sample_batch, an engine)."""
+    import dataclasses
+
+    from asmr_zoo.checkpoints import load_checkpoint
+
+    if preset:
+        raise UsageError("--init takes the model config from its checkpoint: drop --preset")
+    source = load_checkpoint(init)
+    if source.name != model:
+        raise UsageError(f"{init} holds a {source.name} model, not {model}: train {source.name} from it")
+    config = dataclasses.replace(source.config, **{k: getattr(model_cfg, k) for k in explicit})
+    return source, config
+
+
 @app.command(
     "train",
     context_settings={"allow_extra_args": False, "help_option_names": ["--help", "-h"]},
@@ -70,6 +87,12 @@ def train_command(
     preset: str = typer.Option(None, "--preset", help="A model preset, e.g. paper, small, tiny."),
     out: Path = typer.Option(..., "--out", "-o", help="Checkpoint to write (.safetensors)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run that wrote --out where it stopped."),
+    init: Path = typer.Option(
+        None,
+        "--init",
+        help="Start from this checkpoint's weights and config (same model): go on training it, or with "
+        "-c none and one --trigger, start a per-trigger model from a conditioned one, that trigger folded in.",
+    ),
     threads: int = threads_option(),
 ) -> None:
     """Train a model on a data set, with held-out validation and resumable atomic checkpoints.
@@ -78,9 +101,10 @@ def train_command(
     import torch
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from asmr_zoo.checkpoints import sha256_file
     from asmr_zoo.dataset import read_dataset
     from asmr_zoo.factory import build_model
-    from asmr_zoo.training import load_clips, resolve_training_config, select_rows, train
+    from asmr_zoo.training import initial_weights, load_clips, resolve_training_config, select_rows, train
 
     zoo = get_zoo()
     model_cls = zoo.load("models", model)
@@ -90,12 +114,20 @@ def train_command(
     with _out_lock(out) if owned else contextlib.nullcontext():  # a second run on --out is refused
         _check_out(out, resume)
         model_cfg, train_cfg, explicit = resolve_training_config(model_cls, preset, config_file, overrides or [])
+        source = None
+        if init is not None:
+            source, model_cfg = _init_source(init, model, preset, model_cfg, explicit)
         if threads is not None or not train_cfg.threads:  # --threads wins over train.threads
             train_cfg.threads = use_threads(threads)
         rows = select_rows(read_dataset(data), trigger or [], data)
         rates = sorted({r.sample_rate for r in rows})
         if len(rates) > 1:
             raise DataError(f"{data} mixes sample rates {rates}: re-make it with one --sample-rate")
+        if source is not None and model_cfg.sample_rate != rates[0]:
+            raise DataError(
+                f"the data in {data} is at {rates[0]} Hz but --init's model is at {model_cfg.sample_rate} Hz: "
+                f"re-make the data with --sample-rate {model_cfg.sample_rate}"
+            )
         if "sample_rate" in explicit and model_cfg.sample_rate != rates[0]:
             raise DataError(
                 f"the data in {data} is at {rates[0]} Hz but model.sample_rate is {model_cfg.sample_rate}: "
@@ -106,6 +138,12 @@ def train_command(
         vocabulary = served if zoo.load("conditioners", conditioner).conditioned else []
         torch.manual_seed(train_cfg.seed)
         net = build_model(model, conditioner, vocabulary, model_cfg, zoo=zoo)
+        if source is not None:
+            try:
+                net.load_state_dict(initial_weights(source, conditioner, served))
+            except RuntimeError:  # shapes: an explicit model setting changed the architecture
+                changed = ", ".join(f"model.{k}" for k in sorted(explicit))
+                raise UsageError(f"{changed} change the architecture of --init's model: drop them") from None
         train_rows = [r for r in rows if r.split == "train"]
         test_rows = [r for r in rows if r.split == "test"]
         if not train_rows:
@@ -124,6 +162,8 @@ def train_command(
                 "minutes": minutes,
             },
         }
+        if init is not None:
+            extra["init"] = {"checkpoint": init.name, "sha256": sha256_file(init)}
         n_params = sum(p.numel() for p in net.parameters())
         if main_process:
             err_console.print(f"training {model}/{conditioner} ({n_params:,} parameters) on {', '.join(served)}")
@@ -148,7 +188,7 @@ def train_command(
 
             result = train(
                 net, train_cfg, train_clips, test_clips, out, resume=resume, extra=extra, progress=report,
-                on_eval=held_out,
+                on_eval=held_out, score_start=source is not None,
             )  # fmt: skip
         if main_process:
             bits = result.metrics.get("test_bits_per_sample")

@@ -255,6 +255,23 @@ class WaveNet(Model):
             raise UsageError(f"global conditioning needs one trigger (or blend) per clip ({batch}), got {got}")
         return self.conditioner.vectors(cond, self.trigger_embedding.weight)  # h of eq. 6
 
+    def folded_state(self, index: int) -> dict[str, torch.Tensor]:
+        """Eq. 6 with one trigger: V_f^T h and V_g^T h are the same at every step, so they fold into the
+        filter and gate biases (and h into the prior's input bias)."""
+        with torch.no_grad():
+            h = self._trigger(torch.tensor([index]), 1)[0]
+            state = {
+                k: v.detach().clone()
+                for k, v in self.state_dict().items()
+                if not k.startswith("trigger_embedding.") and ".cond_" not in k
+            }
+            for i, block in enumerate(self.blocks):
+                state[f"blocks.{i}.filter.bias"] += block.cond_filter(h)  # eq. 6: W_f * x + (b_f + V_f^T h)
+                state[f"blocks.{i}.gate.bias"] += block.cond_gate(h)  # W_g * x + (b_g + V_g^T h)
+            if self.prior is not None:
+                self.prior.fold(state, "prior.", h)
+        return state
+
     def _input_weights(self) -> torch.Tensor:
         """(C, input_channels): the input vector of each code (the one-hot identity or the embedding)."""
         if self.embed is None:

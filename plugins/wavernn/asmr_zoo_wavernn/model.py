@@ -285,6 +285,24 @@ class WaveRNN(Model):
     def trigger_embeddings(self) -> torch.Tensor | None:
         return self.embedding.weight if self.conditioner.conditioned else None
 
+    def folded_state(self, index: int) -> dict[str, torch.Tensor]:
+        """Eq. 2 and 3 with one trigger: V h and R_b b are the same at every step, so they fold into the
+        gates' input and recurrent biases (and h into the prior's input bias)."""
+        with torch.no_grad():
+            feats, gh_bias = self._conditioning(torch.tensor([index]), 1)
+            state = {
+                k: v.detach().clone()
+                for k, v in self.state_dict().items()
+                if k.split(".")[0] not in ("embedding", "dense", "R_b")
+            }
+            weight = state["gru.weight_ih_l0"]
+            state["gru.weight_ih_l0"] = torch.cat([weight[:, :3], weight[:, 3 + self.cond_dim :]], dim=1)
+            state["gru.bias_ih_l0"] = self._input_bias(feats, None, 1)[0].clone()  # b_i + V h (eq. 2)
+            state["gru.bias_hh_l0"] = gh_bias[0].clone()  # b_h (+ R_b b for concat, eq. 3)
+            if self.prior is not None:
+                self.prior.fold(state, "prior.", feats[0])
+        return state
+
     # -- incremental generation -----------------------------------------------------------------------
 
     def init_state(self, batch: int, cond: torch.Tensor | None = None) -> WaveRNNState:

@@ -206,13 +206,12 @@ def _check_shapes(path: Path, kind: str, meta: Mapping[str, str], vocabulary: An
     """Compare the file's tensor shapes with the model its config describes, built without memory (torch's
     meta device), so a config that does not match its tensors, or asks for a huge model, fails before any
     weights are allocated. Models that cannot be built on the meta device are checked after loading."""
-    import torch
     from safetensors import safe_open
 
-    from asmr_zoo.factory import build_model
+    from asmr_zoo.factory import build_model, meta_device
 
     try:
-        with torch.device("meta"):
+        with meta_device():
             skeleton = build_model(meta["model"], meta["conditioner"], vocabulary, config, zoo=zoo)
     except AsmrZooError:
         raise

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+from unittest import mock
 
 from asmr_zoo.errors import UsageError
 from asmr_zoo.interfaces import ModelConfig
@@ -100,6 +102,16 @@ def check_model_config(config: ModelConfig, prefix: str = "model.") -> None:
             raise UsageError(f"{key} must be >= 1 (0 leaves the model without it), got 0")
 
 
+@contextlib.contextmanager
+def meta_device() -> Iterator[None]:
+    """Build modules on torch's meta device (shapes, no memory), skipping ``normal_`` initialisation: on the
+    meta device it runs a Python reference that imports torch._dynamo, seconds of start-up for no values."""
+    import torch
+
+    with torch.device("meta"), mock.patch.object(torch.nn.init, "normal_", lambda tensor, *_, **__: tensor):
+        yield
+
+
 def _check_size(model_cls: type, config: ModelConfig, conditioner: Any, codec: Any) -> None:
     """Count the parameters of the model on torch's meta device (no memory) and refuse one too large to hold,
     before its weights are allocated. Models that cannot be built on the meta device are not counted."""
@@ -110,7 +122,7 @@ def _check_size(model_cls: type, config: ModelConfig, conditioner: Any, codec: A
     if torch.empty(0).device.type == "meta":  # already building a skeleton (checkpoints' shape check): free
         return
     try:
-        with torch.device("meta"):
+        with meta_device():
             count = sum(p.numel() for p in model_cls(config, conditioner, codec).parameters())
     except AsmrZooError:
         raise

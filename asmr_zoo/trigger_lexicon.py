@@ -42,6 +42,7 @@ TECHNIQUE_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
             "getippt",
             "trommeln",
             "fingertrommeln",
+            "getapse",  # colloquial, as "Gekratze"
         ),
         "pt": ("batidinhas", "batidinha", "batidas", "batendo", "toques", "toquinhos", "tamborilar"),
         "it": (
@@ -98,6 +99,9 @@ TECHNIQUE_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
             "rasco",
             "rasca",
             "raspar",
+            "rasguñar",
+            "rasguñando",
+            "rasguños",
             "raspado",
             "raspando",
             "arañar",
@@ -360,6 +364,8 @@ MATERIAL_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
             "털 커버",
             "폼 마이크",
             "폼 커버",
+            "마이크 솜",  # the foam cover ("솜", cotton wool)
+            "마이크솜",
             "마이크 커버",
             "복실복실",
             "복슬복슬",

@@ -542,6 +542,20 @@ def section_technique(text: str) -> str | None:
     return techniques.pop()
 
 
+def label_parts(text: str) -> tuple[str | None, str | None]:
+    """The one technique and the one material a label names, each None where it names none or several (and
+    both None where it names speech, talk or a mix): what a heading ("✨ TAPPING ✨", "🪵 LEGNO") gives the
+    list lines under it. Whispering takes no material, so it is no technique here."""
+    words = _without_negated(_read(_tokens(text)))
+    if {w.kind for w in words} & {"talk", "speech", "mix", "other"}:
+        return None, None
+    techniques, materials = _techniques(words) - {"whispering"}, _material(words)
+    return (
+        next(iter(techniques)) if len(techniques) == 1 else None,
+        next(iter(materials)) if len(materials) == 1 else None,
+    )
+
+
 def named_mics(text: str) -> set[str]:
     """The kinds of mic ``text`` names, not negated, line by line; a mic word ("mic", "micros") on a line
     naming a foam or binaural mic is that one ("3Dio binaural mic", "micros binauraux"), a brand is its
@@ -561,12 +575,15 @@ def names_binaural(text: str) -> bool:
     return any(w.kind == "material" and w.value == "bi_mic" for w in _without_negated(_read(_tokens(text))))
 
 
-def normalise_trigger(text: str, binaural: bool = False, mic: str = "mic", technique: str | None = None) -> str:
+def normalise_trigger(
+    text: str, binaural: bool = False, mic: str = "mic", technique: str | None = None, material: str | None = None
+) -> str:
     """Map a free-text label onto a taxonomy name, or return ``UNKNOWN`` rather than guess. The video's
     context: ``binaural``, it is recorded on a binaural mic, so the ears a label names are its ears; ``mic``,
     what a mic word with no kind named is ("bi_mic" when the video names that mic and no other);
     ``technique``, that of the section the label splits (``section_technique``), taken by a label naming a
-    material and no technique ("legno" under "tapping vari").
+    material and no technique ("legno" under "tapping vari"); ``material``, that of the heading a label is
+    listed under, taken by a label naming a technique and no material ("tapping" under "🪵 LEGNO").
 
     >>> normalise_trigger("Tapping on a wine glass")
     'tapping_glass'
@@ -580,6 +597,8 @@ def normalise_trigger(text: str, binaural: bool = False, mic: str = "mic", techn
     'brushing_bi_mic'
     >>> normalise_trigger("legno", technique="tapping")
     'tapping_wood'
+    >>> normalise_trigger("graffi", material="wood")
+    'scratching_wood'
     """
     words = [_in_context(w, binaural) for w in _without_negated(_read(_tokens(text)))]
     words = [w for i, w in enumerate(words) if not (w.kind == "speech" and _whispered(words, i))]
@@ -595,4 +614,5 @@ def normalise_trigger(text: str, binaural: bool = False, mic: str = "mic", techn
         return named
     if len(materials) > 1:
         return UNKNOWN
+    materials = materials or ({material} if material is not None else set())
     return f"{named}_{materials.pop()}" if materials else named

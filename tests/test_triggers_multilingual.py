@@ -73,6 +73,7 @@ LABELS: dict[str, list[tuple[str, str]]] = {
         ("Intro 💕", UNKNOWN),
     ],
     "es": [
+        ("Rasguñando el corcho con las uñas", "scratching_cork"),
         ("Golpecitos en vidrio ✨", "tapping_glass"),
         ("sonidos de cepillado", "brushing"),
         ("Susurros 🤫", "whispering"),
@@ -128,6 +129,7 @@ LABELS: dict[str, list[tuple[str, str]]] = {
         ("tapotements et grattage", UNKNOWN),
     ],
     "de": [
+        ("Getapse auf Kork-Untersetzern", "tapping_cork"),
         ("Klopfen auf Holz", "tapping_wood"),
         ("Flüstern 🤫", "whispering"),
         ("Fluestern", "whispering"),
@@ -255,6 +257,7 @@ LABELS: dict[str, list[tuple[str, str]]] = {
         ("토크 없음 탭핑", "tapping"),
         ("유리병 탭핑!!", "tapping_glass"),
         ("마이크브러싱(노토크)", "brushing_mic"),
+        ("마이크 솜 브러싱", "brushing_sponge_mic"),
         # must stay unknown
         ("잡담", UNKNOWN),
         ("인트로", UNKNOWN),

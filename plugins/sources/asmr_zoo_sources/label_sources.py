@@ -89,7 +89,7 @@ def labelled_spans(marks: list[Mark], duration: float | None) -> list[tuple[Span
 
 def trigger_of(mark: Mark | Span) -> str:
     """The trigger a mark's or span's label names in its video's context (or ``unknown``)."""
-    return normalise_trigger(mark.label, mark.binaural, mark.mic, mark.technique)
+    return normalise_trigger(mark.label, mark.binaural, mark.mic, mark.technique, mark.material)
 
 
 def _texts(info: dict[str, Any]) -> list[str]:
@@ -155,7 +155,7 @@ def _with_sections(found: list[Candidate], duration: float | None) -> list[Candi
     for k, candidate in enumerate(found):
         others = [section for j, own in enumerate(sections) if j != k for section in own]
         techniques = {span.start: _split_technique(span, spans[k], others) for span in spans[k]}
-        marks = [replace(m, technique=techniques.get(m.start)) for m in candidate.marks]
+        marks = [replace(m, technique=m.technique or techniques.get(m.start)) for m in candidate.marks]
         result.append(replace(candidate, marks=marks))
     return result
 

@@ -43,6 +43,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from asmr_zoo.triggers import label_parts
+
 _TIME = r"(?:(?P<{p}h>\d{{1,2}}):(?P<{p}hm>[0-5]\d)|(?P<{p}m>\d{{1,3}})):(?P<{p}s>[0-5]\d)"
 _RANGE_SEP = (
     r"\s*(?:-{1,2}>?|–|—|~|〜|～|→|to|until|till|through|thru|bis|até|hasta(?: el| la| las)?|alle|al|ao|aos|à|a"
@@ -110,11 +112,17 @@ _PROSE_BREAK_RE = re.compile(
     re.IGNORECASE,
 )
 # A range to the end of the video: "26:00 to the end", "ab 24:00 bis zum Ende", "17:00부터 끝까지".
-_TO_END_RE = re.compile(
-    r"(?<![\d:])(\d{1,2}(?::\d\d){1,2})\s*(?:から|부터|[-–—~〜～])?\s*"
+_TO_END = (
     r"(?:(?:to|until|till|up to|through) the (?:very )?end(?: of the video)?|bis (?:zum )?(?:schluss|ende)"
     r"|hasta el (?:final|fin)|jusqu[’']?(?:à la fin|au bout)|fino alla fine|fino in fondo"
-    r"|até (?:o |ao )?(?:final|fim)|最後まで|終わりまで|끝까지|마지막까지)",
+    r"|até (?:o |ao )?(?:final|fim)|最後まで|終わりまで|끝까지|마지막까지)"
+)
+_TO_END_RE = re.compile(r"(?<![\d:])(\d{1,2}(?::\d\d){1,2})\s*(?:から|부터|[-–—~〜～])?\s*" + _TO_END, re.IGNORECASE)
+# ... or after the label, closing its line or clause: "da 26:00 → sussurri fino alla fine".
+_LABEL_TO_END_RE = re.compile(
+    r"(?<![\d:])(\d{1,2}(?::\d\d){1,2})(\s*[→:–—-]?\s*[^\d:,;.!?|/()\[\]]{1,60}?)\s+"
+    + _TO_END
+    + r"(?=\s*(?:[,;.!?|/)\]]|$))",
     re.IGNORECASE,
 )
 _END = "99:59:59"  # what a range to the end is written to: past any video (resolve_spans cuts it there)
@@ -123,14 +131,15 @@ _ENCLOSED_RE = re.compile("[\u2460-\u2473\u2776-\u2793\u3251-\u325f\u32b1-\u32bf
 _WRAPPED_RE = re.compile(r"^(?:\([^()]*\)|\[[^\[\]]*\]|（[^（）]*）|【[^【】]*】)$")
 _BRACKETS = str.maketrans("", "", "[](){}（）【】")
 MIN_LIST_LINES = 2
+MAX_HEADING_WORDS = 4  # "✨ TAPPING ✨", "🧽 SPUGNA DEL MICROFONO"; a longer line without a time is prose
 
 
 @dataclass(frozen=True)
 class Mark:
     """A labelled time found in text: ``end`` is set only for an explicit range. The video's context (see
     ``label_sources`` and ``normalise_trigger``): ``binaural``, it is recorded on a binaural mic; ``mic``,
-    what a mic word with no kind means in it; ``technique``, that of another list's section this mark
-    splits."""
+    what a mic word with no kind means in it; ``technique``, that of its heading or of another list's
+    section this mark splits; ``material``, that of its heading."""
 
     start: float
     label: str
@@ -138,6 +147,7 @@ class Mark:
     binaural: bool = False
     mic: str = "mic"
     technique: str | None = None
+    material: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +161,7 @@ class Span:
     binaural: bool = False
     mic: str = "mic"
     technique: str | None = None
+    material: str | None = None
 
 
 def _seconds(match: re.Match[str], p: str) -> float:
@@ -280,8 +291,9 @@ def _pointed_labels(pieces: Sequence[str]) -> list[str]:
 
 def _between_as_range(line: str) -> str:
     """``line`` with "between A and B" written as the range "between A - B" ("entre 5:30 e 11:00"), and
-    "A to the end" as a range to ``_END``."""
-    return _TO_END_RE.sub(rf"\1 - {_END}", _BETWEEN_RE.sub(r"\1 - ", line))
+    "A to the end" and "A label to the end" as ranges to ``_END``."""
+    line = _TO_END_RE.sub(rf"\1 - {_END}", _BETWEEN_RE.sub(r"\1 - ", line))
+    return _LABEL_TO_END_RE.sub(rf"\1 - {_END}\2", line)
 
 
 def parse_line(line: str, in_list: bool = False) -> list[Mark]:
@@ -324,14 +336,36 @@ def parse_timestamps(text: str) -> list[Mark]:
     text = _ENCLOSED_RE.sub(lambda m: f"{int(unicodedata.numeric(m.group()))}) ", text)
     lines = [_between_as_range(line) for line in unicodedata.normalize("NFKC", text).splitlines()]
     in_list = sum(_is_list_line(line, list(_TOKEN_RE.finditer(line))) for line in lines) >= MIN_LIST_LINES
-    marks = []
+    marks: list[Mark] = []
+    heading: tuple[str | None, str | None] = (None, None)
+    label_line = -1  # the line a lone time took its label from
     for i, line in enumerate(lines):
         found, following = parse_line(line, in_list), lines[i + 1] if i + 1 < len(lines) else ""
         if len(found) == 1 and not found[0].label and not _TOKEN_RE.search(following):
             # a time alone on its line, its label on the next ("2) 0:48" / "   wooden box - tapping")
-            found = [dataclasses.replace(found[0], label=clean_label(following))]
-        marks += found
+            found, label_line = [dataclasses.replace(found[0], label=clean_label(following))], i + 1
+        if not found and i != label_line:  # a heading, prose or a blank line: a new context
+            heading = _heading(line)
+        marks += [_under(mark, heading) for mark in found]
     return marks
+
+
+def _heading(line: str) -> tuple[str | None, str | None]:
+    """The technique and material a short line without a time names, for the list lines under it
+    ("✨ TAPPING ✨" / "0:40 glass", "🪵 LEGNO" / "0:45 tapping"); a longer line is prose, no heading."""
+    label = clean_label(line)
+    return label_parts(label) if 0 < len(label.split()) <= MAX_HEADING_WORDS else (None, None)
+
+
+def _under(mark: Mark, heading: tuple[str | None, str | None]) -> Mark:
+    """A list line's mark with what its label leaves out taken from its heading: a label naming only a
+    material takes the heading's technique, one naming only a technique the heading's material."""
+    technique, material = label_parts(mark.label)
+    if technique is None and material is not None and heading[0] is not None:
+        return dataclasses.replace(mark, technique=heading[0])
+    if technique is not None and material is None and heading[1] is not None:
+        return dataclasses.replace(mark, material=heading[1])
+    return mark
 
 
 def chapter_marks(chapters: Iterable[object]) -> list[Mark]:
@@ -375,5 +409,5 @@ def resolve_spans(marks: Sequence[Mark], duration: float | None) -> list[Span]:
         if end is None or math.isinf(end):
             continue
         if end > mark.start:
-            spans.append(Span(mark.start, end, mark.label, mark.binaural, mark.mic, mark.technique))
+            spans.append(Span(mark.start, end, mark.label, mark.binaural, mark.mic, mark.technique, mark.material))
     return spans

@@ -6,8 +6,8 @@
  * blocks of 16 rows x 4 columns, so one AVX-512 VNNI instruction (vpdpbusd) multiplies 4 bytes of the
  * input, broadcast, with 16 rows and adds into 16 int32 sums: no horizontal reductions. Inputs are
  * quantized per vector on the fly: the state h (in [-1, 1]) as signed values with zero point 128, the
- * relu outputs of O1 / O3 as unsigned bytes. Without VNNI the same integer sums are computed in plain C,
- * so both paths give bit-identical results. */
+ * relu outputs of O1 / O3 as unsigned bytes. Without VNNI the same integer sums are computed with AVX2
+ * (16-bit products summed in pairs) or in plain C, so every path gives bit-identical results. */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -17,6 +17,9 @@
 #if defined(__AVX512F__) && defined(__AVX512VNNI__) && !defined(ASMR_ZOO_GENERIC)
 #include <immintrin.h>
 #define ASMR_ZOO_VNNI 1
+#elif defined(__AVX2__) && !defined(ASMR_ZOO_GENERIC)
+#include <immintrin.h>
+#define ASMR_ZOO_AVX2 1
 #endif
 
 #include "fastmath.h"
@@ -113,16 +116,39 @@ static inline __attribute__((always_inline)) void block_sums(const int8_t *w, in
     }
     for (int c = 0; c < m; c++)
         for (int g = 0; g < count; g++) _mm512_storeu_si512(acc + (c * count + g) * 16, sums[g * m + c]);
+#elif defined(ASMR_ZOO_AVX2)
+    /* AVX2 has no u8 x s8 dot product that cannot saturate (vpmaddubsw adds two products in 16 bits), so
+     * both are widened to 16 bits and vpmaddwd adds pairs of products into 32-bit sums: 4 rows x 2 pairs per
+     * register, each pair summed at the end. Per clip and block: 4 registers for the block's 16 rows. */
+    for (int c = 0; c < m; c++)
+        for (int g = 0; g < count; g++) {
+            const int8_t *wb = w + (size_t)g * k4n * 64;
+            const uint8_t *x = xq + (size_t)c * xqs;
+            __m256i sums[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                               _mm256_setzero_si256()};
+            for (int k = 0; k < k4n; k++) {
+                int32_t four;
+                memcpy(&four, x + 4 * k, sizeof four);
+                __m256i xv = _mm256_cvtepu8_epi16(_mm_set1_epi32(four)); /* x_4k .. x_4k+3, 4 times */
+                for (int q = 0; q < 4; q++) {
+                    __m128i rows = _mm_loadu_si128((const __m128i *)(wb + (size_t)k * 64 + 16 * q));
+                    sums[q] = _mm256_add_epi32(sums[q], _mm256_madd_epi16(_mm256_cvtepi8_epi16(rows), xv));
+                }
+            }
+            int32_t pairs[32];
+            for (int q = 0; q < 4; q++) _mm256_storeu_si256((__m256i *)(pairs + 8 * q), sums[q]);
+            for (int r = 0; r < 16; r++) acc[(c * count + g) * 16 + r] = pairs[2 * r] + pairs[2 * r + 1];
+        }
 #else
     for (int c = 0; c < m; c++)
         for (int g = 0; g < count; g++) {
             const int8_t *wb = w + (size_t)g * k4n * 64;
             const uint8_t *x = xq + (size_t)c * xqs;
-            for (int r = 0; r < 16; r++) {
-                int32_t s = 0;
-                for (int k = 0; k < 4 * k4n; k++) s += (int32_t)x[k] * (int32_t)wb[(k / 4) * 64 + r * 4 + k % 4];
-                acc[(c * count + g) * 16 + r] = s;
-            }
+            int32_t sums[16] = {0};
+            for (int k = 0; k < k4n; k++) /* the block's 64 bytes of column group k, in order */
+                for (int r = 0; r < 16; r++)
+                    for (int j = 0; j < 4; j++) sums[r] += (int32_t)x[4 * k + j] * (int32_t)wb[(size_t)k * 64 + 4 * r + j];
+            memcpy(acc + (c * count + g) * 16, sums, sizeof sums);
         }
 #endif
 }
@@ -336,10 +362,12 @@ int wavernn_run(const Net *net, int32_t batch, int32_t steps, int32_t threads, f
     return failed ? -1 : 0;
 }
 
-/* Whether this build uses the AVX-512 VNNI kernel (1) or the portable one (0). */
+/* The int8 kernel of this build: AVX-512 VNNI (1), AVX2 (2) or portable C (0). */
 int wavernn_simd(void) {
-#ifdef ASMR_ZOO_VNNI
+#if defined(ASMR_ZOO_VNNI)
     return 1;
+#elif defined(ASMR_ZOO_AVX2)
+    return 2;
 #else
     return 0;
 #endif

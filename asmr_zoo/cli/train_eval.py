@@ -162,7 +162,7 @@ def train_command(
                 "minutes": minutes,
             },
         }
-        if init is not None:
+        if source is not None:
             extra["init"] = {"checkpoint": init.name, "sha256": sha256_file(init)}
         n_params = sum(p.numel() for p in net.parameters())
         if main_process:

@@ -1,6 +1,7 @@
 """Training throughput: samples/s and s/step of each engine against the naive per-timestep loop, same run.
 
     python benchmarks/bench_training.py [--quick] [--threads N] [--sizes demo,paper] [--repeats R]
+    python benchmarks/bench_training.py --same-result 300    # C vs torch recurrence: same held-out bits?
 
 A training step is forward, loss, backward and an Adam update on a batch of random codes (batch 8 x window
 1000 by default, the paper's truncated-BPTT window). Engines, WaveRNN:
@@ -11,6 +12,9 @@ A training step is forward, loss, backward and an Adam update on a batch of rand
 - native: ``train_engine=native``, the C recurrence (``asmr_zoo_wavernn/recurrence.py``).
 WaveNet: the ``small`` and ``paper`` presets with and without activation checkpointing (``--wavenet paper
 --wavenet-window 32000 --batch 1 --engines checkpointed --quick``: the paper preset at its own window).
+``--same-result STEPS`` trains the demo WaveRNN (concat) for STEPS steps with each recurrence through
+``asmr-zoo train`` on a small procedural corpus, with the same seed, and prints both runs' held-out
+bits/sample and time: the fast path must reach the reference's result, not only run faster.
 Each measurement runs in its own subprocess (so peak RSS is that engine's own), interleaved over engines
 and repeated; the table shows min / median / max samples/s, the ratio of medians against the reference
 measured in the same run, and the largest peak RSS.
@@ -24,7 +28,9 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 from torch.nn import functional as F
@@ -124,6 +130,30 @@ def row(label: str, specs: dict[str, dict], repeats: int, reference: str) -> Non
         )
 
 
+def same_result(steps: int, threads: int) -> None:
+    """Train the demo concat WaveRNN with each recurrence, same seed and data; print held-out bits/sample."""
+    from asmr_zoo.checkpoints import read_metadata
+
+    zoo = [sys.executable, "-m", "asmr_zoo"]
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        synth = ["data", "synth", "--out", str(data), "--triggers", ",".join(TRIGGERS), "--minutes", "1"]
+        subprocess.run([*zoo, *synth, "--clip-seconds", "7.5", "--seed", "0"], check=True, capture_output=True)
+        print(f"demo wavernn concat, {steps} steps (batch 16), {', '.join(TRIGGERS)}, {threads} thread(s)")
+        print(f"{'engine':<10}{'held-out bits/sample':>22}{'unigram':>10}{'train s':>10}")
+        for engine in ("torch", "native"):
+            out = Path(tmp) / f"{engine}.safetensors"
+            settings = [f"train.steps={steps}", "train.batch_size=16", f"train.eval_every={steps}", "train.seed=0"]
+            settings += [f"train.threads={threads}", f"model.train_engine={engine}", "train.keep_best=false"]
+            train = ["train", "wavernn", "-c", "concat", "--data", str(data), "--preset", "demo", "--out", str(out)]
+            start = time.perf_counter()
+            subprocess.run([*zoo, *train, *settings], check=True, capture_output=True)
+            seconds = time.perf_counter() - start
+            metrics = json.loads(read_metadata(out)["extra.metrics"])
+            bits, unigram = metrics["test_bits_per_sample"], metrics["unigram_bits_per_sample"]
+            print(f"{engine:<10}{bits:>22.4f}{unigram:>10.4f}{seconds:>10.1f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -136,9 +166,13 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=1000)
     parser.add_argument("--wavenet", default="small", help="WaveNet presets to run ('' for none)")
     parser.add_argument("--wavenet-window", type=int, default=4000)
+    parser.add_argument("--same-result", type=int, default=0, metavar="STEPS", help="train with each recurrence")
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
+        return
+    if args.same_result:
+        same_result(args.same_result, args.threads)
         return
     repeats, steps = (1, 0) if args.quick else (args.repeats, 2)
     keep = set(filter(None, args.engines.split(",")))

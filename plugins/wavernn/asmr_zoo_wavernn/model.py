@@ -242,9 +242,9 @@ class WaveRNN(Model):
         h0 = codes.new_zeros((1, batch, self.config.hidden), dtype=torch.float)
         weight_ih = self._masked_input_weight()
         if self.train_engine(codes) == "native":  # eq. 1 in C, for every conditioner (recurrence.py)
-            from asmr_zoo_wavernn.recurrence import recurrence
+            from asmr_zoo_wavernn.recurrence import project, recurrence
 
-            gi = F.linear(x, weight_ih, self.gru.bias_ih_l0)
+            gi = project(x, weight_ih, self.gru.bias_ih_l0)
             return self._heads(recurrence(gi, gh_bias, self.gru.weight_hh_l0, h0[0]))
         if not self.concat:  # eq. 1 (+ eq. 2) is exactly nn.GRU with the masked input matrix
             states, _ = torch.func.functional_call(self.gru, {"weight_ih_l0": weight_ih}, (x, h0))

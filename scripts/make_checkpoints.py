@@ -62,6 +62,8 @@ FINE_TUNE = [
     "train.eval_every=25",
     "train.eval_windows=4",
 ]
+# Going on training a conditioned model (`train --init` keeps its model settings).
+CONTINUE = ["train.warmup=10", "train.batch_size=32", "train.eval_windows=4"]
 # name -> (model, conditioner, preset, training overrides, default: what `run MODEL -c COND` picks)
 RECIPES: dict[str, tuple[str, str, str, list[str], bool]] = {
     "wavernn-none": (
@@ -105,6 +107,15 @@ RECIPES: dict[str, tuple[str, str, str, list[str], bool]] = {
         "concat",
         "demo",
         [*BANDS, ENVELOPE_WAVERNN[2], "train.steps=2400", *WAVERNN_EVAL],
+        False,
+    ),
+    # the band WaveRNN trained on (train --init): two continuations, 600 steps at lr 1e-3 (STAGES), then these
+    # 1200 at 5e-4; 68% -> 75% -> 80% of generated clips recognised
+    "wavernn-concat-bands-long": (
+        "wavernn",
+        "concat",
+        "",
+        [*CONTINUE, "train.steps=1200", "train.lr=5e-4", "train.lr_min=2e-5", "train.eval_every=300", "train.seed=1"],
         True,
     ),
     "wavenet-none": (
@@ -143,7 +154,17 @@ RECIPES: dict[str, tuple[str, str, str, list[str], bool]] = {
     "wavenet-none-bands": ("wavenet", "none", "", FINE_TUNE, True),
 }
 # the conditioned model each per-trigger recipe starts from (it comes earlier in RECIPES)
-INIT = {"wavernn-none-bands": "wavernn-concat-bands", "wavenet-none-bands": "wavenet-global-bands"}
+INIT = {
+    "wavernn-none-bands": "wavernn-concat-bands",
+    "wavenet-none-bands": "wavenet-global-bands",
+    "wavernn-concat-bands-long": "wavernn-concat-bands",
+}
+# earlier trainings of a recipe, each started from the one before (the first from INIT), kept in runs/shipped only
+STAGES = {
+    "wavernn-concat-bands-long": [
+        [*CONTINUE, "train.steps=600", "train.lr=1e-3", "train.lr_min=5e-5", "train.eval_every=100"],
+    ],
+}
 # One thread each, so that two recipes (e.g. --only wavernn and --only wavenet) can run side by side. The
 # checkpoint keeps the weights with the best held-out NLL (train.keep_best), so a short run cannot overfit.
 COMMON = ["train.lr=3e-3", "train.checkpoint_every=50", "train.eval_windows=8", "train.threads=1", f"train.seed={SEED}"]
@@ -206,23 +227,27 @@ def train_one(recipe: str, triggers: list[str], data: Path, held_out: Path) -> d
     name = checkpoint_name(recipe, triggers)
     out = WORK / f"{name}.safetensors"
     trig = [arg for t in triggers for arg in ("--trigger", t)]
-    # --resume: a rerun continues (or, when finished, only re-evaluates) instead of starting again.
-    start = ["--init", str(REPO / "checkpoints" / f"{INIT[recipe]}.safetensors")] if recipe in INIT else []
-    zoo(
-        "train",
-        model,
-        "--conditioner",
-        conditioner,
-        "--data",
-        str(data),
-        *trig,
-        *(["--preset", preset] if preset else start),
-        "--out",
-        str(out),
-        "--resume",
-        *COMMON,
-        *overrides,  # after COMMON: a recipe's own settings win
-    )
+    start = REPO / "checkpoints" / f"{INIT[recipe]}.safetensors" if recipe in INIT else None
+    stages = [*STAGES.get(recipe, []), overrides]
+    for i, stage in enumerate(stages):
+        stage_out = out if i + 1 == len(stages) else WORK / f"{name}-stage{i + 1}.safetensors"
+        # --resume: a rerun continues (or, when finished, only re-evaluates) instead of starting again.
+        zoo(
+            "train",
+            model,
+            "--conditioner",
+            conditioner,
+            "--data",
+            str(data),
+            *trig,
+            *(["--preset", preset] if preset else ["--init", str(start)] if start else []),
+            "--out",
+            str(stage_out),
+            "--resume",
+            *COMMON,
+            *stage,  # after COMMON: a recipe's own settings win
+        )
+        start = stage_out
     target = REPO / "checkpoints" / f"{name}.safetensors"
     target.write_bytes(out.read_bytes())
     return {"name": name, "report": evaluate(target, data, held_out), "preset": preset, "overrides": overrides}
@@ -263,6 +288,7 @@ def registry_entry(recipe: str, triggers: list[str], made: dict) -> dict:
         },
         training={
             **({"init": INIT[recipe]} if recipe in INIT else {"preset": made["preset"]}),
+            **({"stages": [COMMON + stage for stage in STAGES[recipe]]} if recipe in STAGES else {}),
             "overrides": COMMON + made["overrides"],
         },
         metrics=metrics,

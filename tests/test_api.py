@@ -50,4 +50,5 @@ def test_list_checkpoints(zoo_home) -> None:
         "wavernn-concat",
         "wavernn-concat-envelope",
         "wavernn-concat-bands",
+        "wavernn-concat-bands-long",
     }

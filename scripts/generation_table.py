@@ -32,7 +32,7 @@ def main() -> None:
         collapsed = [e.metrics["generation"]["collapsed"] for e in entries]
         tapping = ", ".join(f"{t.split('_')[1]} {onsets[t]:.1f}" for t in TAPPING if t in onsets)
         print(
-            f"| {name} | {sum(recalls.values()) / len(recalls):.0%} | {min(recalls.values()):.0%} "
+            f"| {name} | {sum(recalls.values()) / len(recalls):.1%} | {min(recalls.values()):.0%} "
             f"| {sum(collapsed) / len(collapsed):.0%} | {tapping} |"
         )
 

@@ -93,7 +93,7 @@ RECIPES: dict[str, tuple[str, str, str, list[str], bool]] = {
         "gate-bias",
         "demo",
         [*ENVELOPE_WAVERNN, "train.steps=2400", "train.batch_size=8", "train.eval_every=300", "train.eval_windows=4"],
-        True,
+        False,
     ),
     "wavernn-concat-envelope": (
         "wavernn",
@@ -108,6 +108,14 @@ RECIPES: dict[str, tuple[str, str, str, list[str], bool]] = {
         "demo",
         [*BANDS, ENVELOPE_WAVERNN[2], "train.steps=2400", *WAVERNN_EVAL],
         False,
+    ),
+    # the band recipe with the paper's gate-bias conditioning (eq. 2)
+    "wavernn-gate-bias-bands": (
+        "wavernn",
+        "gate-bias",
+        "demo",
+        [*BANDS, ENVELOPE_WAVERNN[2], "train.steps=2400", *WAVERNN_EVAL],
+        True,
     ),
     # the band WaveRNN trained on (train --init): two continuations, 600 steps at lr 1e-3 (STAGES), then these
     # 1200 at 5e-4; 68% -> 75% -> 80% of generated clips recognised

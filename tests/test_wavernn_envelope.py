@@ -146,7 +146,14 @@ def test_save_load_round_trip_and_seeded_generation(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["wavernn-gate-bias-envelope", "wavernn-concat-envelope", "wavernn-concat-bands", "wavernn-concat-bands-long"]
+    "name",
+    [
+        "wavernn-gate-bias-envelope",
+        "wavernn-gate-bias-bands",
+        "wavernn-concat-envelope",
+        "wavernn-concat-bands",
+        "wavernn-concat-bands-long",
+    ],
 )
 def test_fused_cells_give_the_step_logits_on_shipped_weights(name) -> None:
     """On trained weights, along a path ``step`` generates (frames drawn by the prior): the C and TorchScript

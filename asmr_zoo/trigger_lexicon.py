@@ -30,7 +30,17 @@ TECHNIQUE_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
             "finger drumming",
         ),
         "es": ("golpecitos", "golpecito", "golpeteo", "golpeteos", "golpes suaves", "toquecitos", "tamborileo"),
-        "fr": ("tapotement", "tapotements", "tapoter", "tapotage", "tapotis", "tapote", "tapotant"),
+        "fr": (
+            "tapotement",
+            "tapotements",
+            "tapoter",
+            "tapotage",
+            "tapotis",
+            "tapote",
+            "tapotant",
+            "pianotage",  # drumming the fingers, as on a piano
+            "pianoter",
+        ),
         "de": (
             "klopfen",
             "klopfe",
@@ -43,6 +53,9 @@ TECHNIQUE_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
             "trommeln",
             "fingertrommeln",
             "getapse",  # colloquial, as "Gekratze"
+            "beklopfen",
+            "beklopft",
+            "abklopfen",
         ),
         "pt": ("batidinhas", "batidinha", "batidas", "batendo", "toques", "toquinhos", "tamborilar"),
         "it": (
@@ -55,6 +68,9 @@ TECHNIQUE_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
             "tamburellare",
             "tamburellando",
             "ticchettio",
+            "tocchi",  # "tocchi leggeri": light taps
+            "tocchetti",
+            "tocchettini",
         ),
         "ja": (
             "タッピング",
@@ -157,7 +173,18 @@ TECHNIQUE_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
             "ひそひそ",
             "ヒソヒソ",
         ),
-        "ko": ("속삭임", "속삭이기", "속삭이는", "속삭여", "위스퍼링", "위스퍼", "귓속말", "소곤소곤"),
+        "ko": (
+            "속삭임",
+            "속삭이기",
+            "속삭이는",
+            "속삭여",
+            "속삭이며",
+            "속삭이면서",
+            "위스퍼링",
+            "위스퍼",
+            "귓속말",
+            "소곤소곤",
+        ),
     },
     "massaging": {
         "en": (
@@ -169,12 +196,12 @@ TECHNIQUE_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
             "ear rub",
             "cupping",
         ),
-        "es": ("masaje", "masajes", "masajeando", "masajear"),
+        "es": ("masaje", "masajes", "masajito", "masajitos", "masajeando", "masajear"),
         "fr": ("masser", "massant", "massé"),
         "de": ("massieren", "massiert", "kopfmassage"),
         "pt": ("massagem", "massagens", "massageando", "massagear"),
         "it": ("massaggio", "massaggi", "massaggiare", "massaggiando"),
-        "ja": ("マッサージ", "揉みほぐし", "もみほぐし"),
+        "ja": ("マッサージ", "揉みほぐし", "もみほぐし", "もみもみ", "モミモミ"),
         "ko": ("마사지", "안마"),
     },
 }
@@ -352,6 +379,10 @@ MATERIAL_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
             "フワフワ",
             "もふもふ",
             "モフモフ",
+            "もこもこ",
+            "モコモコ",
+            "ウィンドジャマー",
+            "ウインドジャマー",
             "風防",
             "ウィンドスクリーン",
             "ウインドスクリーン",
@@ -916,7 +947,7 @@ FUNCTION_WORDS: dict[str, tuple[str, ...]] = {
         "ノー",
         "노",
     ),
-    "neg_after": ("なし", "無し", "抜き", "없음", "없이", "없는"),
+    "neg_after": ("なし", "無し", "抜き", "を外して", "없음", "없이", "없는"),
     "on": (
         "on",
         "onto",

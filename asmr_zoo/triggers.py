@@ -492,7 +492,9 @@ def _material(words: list[_Word], mic: str = "mic") -> set[str]:
     ("metal water bottle")."""
     materials = [i for i, w in enumerate(words) if w.kind == "material" and not (w.thing and _qualified(words, i))]
     on_tool = {i for i in materials if _on_tool(words, i)}
-    materials = [i for i in materials if not (i in on_tool and words[i].value in _MICS)]
+    # a foam or binaural word before a tool is what the tool is like ("fluffy brush"); a plain mic is not
+    # a tool's material but the mic in a free word order ("마이크 손톱으로 긁기": the mic, with the nails)
+    materials = [i for i in materials if not (i in on_tool and words[i].value in _MICS - {"mic"})]
     held = on_tool | {i for i in materials if words[i].value not in _MICS and _used_with(words, i)}
     values = {i: words[i].value for i in materials}
     specific = {values[i] for i in materials if i not in held} & {"sponge_mic", "bi_mic"}

@@ -1,8 +1,7 @@
 """Which timestamp list labels a video: the hand-labelled corpora keep their figures, and the rules one by one.
 
-The corpus (``tests/data/label_corpus/``) and the five written blind (``label_corpus_heldout/``,
-``label_corpus_blind/``, ``label_corpus_blind2/``, ``label_corpus_blind3/`` and ``label_corpus_blind4/``, all
-tuned on after their first score) are scored by
+The corpus (``tests/data/label_corpus/``) and the six written blind (``label_corpus_heldout/``,
+``label_corpus_blind/`` to ``label_corpus_blind5/``, all tuned on after their first score) are scored by
 ``scripts/label_corpus_score.py``, exactly as that script prints it; the thresholds are the figures reached
 when the rules were written, so a regression in the choosing, the grammar or the vocabulary fails here.
 """
@@ -31,6 +30,7 @@ BLIND = REPO / "tests" / "data" / "label_corpus_blind"
 BLIND2 = REPO / "tests" / "data" / "label_corpus_blind2"
 BLIND3 = REPO / "tests" / "data" / "label_corpus_blind3"
 BLIND4 = REPO / "tests" / "data" / "label_corpus_blind4"
+BLIND5 = REPO / "tests" / "data" / "label_corpus_blind5"
 
 # (recall, precision) per language, as measured with the triggers.py of the same day.
 THRESHOLDS: dict[str, tuple[float, float]] = {
@@ -81,15 +81,15 @@ BLIND2_THRESHOLDS: dict[str, tuple[float, float]] = {
 }
 # The fourth blind corpus, after six general rules its first misses showed (first scored at 0.71 / 0.95).
 BLIND3_THRESHOLDS: dict[str, tuple[float, float]] = {
-    "en": (0.92, 0.94),
+    "en": (0.92, 0.95),
     "es": (0.94, 1.00),
-    "fr": (0.94, 0.94),
+    "fr": (1.00, 1.00),
     "de": (1.00, 1.00),
     "pt": (0.93, 0.93),
     "it": (0.94, 1.00),
     "ja": (0.82, 1.00),
-    "ko": (0.94, 0.94),
-    "all": (0.93, 0.96),
+    "ko": (1.00, 1.00),
+    "all": (0.94, 0.98),
 }
 # The fifth blind corpus, after headings ("✨ TAPPING ✨" over "0:40 glass"), a range to the end written after its
 # label and three words (first scored at 0.86 / 0.93).
@@ -103,6 +103,19 @@ BLIND4_THRESHOLDS: dict[str, tuple[float, float]] = {
     "ja": (0.86, 0.95),
     "ko": (1.00, 1.00),
     "all": (0.96, 0.98),
+}
+# The sixth blind corpus, after ten words, a plain mic before a held tool kept ("마이크 손톱으로 긁기") and "dal
+# 22:10 alla fine" (first scored at 0.94 / 0.97, every language's recall >= 0.89 and precision >= 0.92).
+BLIND5_THRESHOLDS: dict[str, tuple[float, float]] = {
+    "en": (0.96, 0.93),
+    "es": (1.00, 1.00),
+    "fr": (1.00, 0.97),
+    "de": (1.00, 1.00),
+    "pt": (1.00, 1.00),
+    "it": (1.00, 1.00),
+    "ja": (1.00, 1.00),
+    "ko": (0.96, 1.00),
+    "all": (0.99, 0.99),
 }
 TIMES_THRESHOLD = 1.00  # recall of the labeller's times, whatever the label: the choosing and the grammar
 
@@ -149,6 +162,7 @@ def test_the_corpus_is_large_and_well_formed(script: ModuleType) -> None:
         (BLIND2, BLIND2_THRESHOLDS, TIMES_THRESHOLD),
         (BLIND3, BLIND3_THRESHOLDS, TIMES_THRESHOLD),
         (BLIND4, BLIND4_THRESHOLDS, TIMES_THRESHOLD),
+        (BLIND5, BLIND5_THRESHOLDS, TIMES_THRESHOLD),
     ],
 )
 def test_corpus_figures_do_not_drop(

@@ -418,6 +418,8 @@ def test_an_open_range_or_a_korean_at_in_the_prose_around_a_list_is_a_remark(pro
         ("5:00から最後まで囁き", [(300.0, 1000.0, "whispering")]),
         ("5:00부터 끝까지 속삭임", [(300.0, 1000.0, "whispering")]),
         ("da 5:00 → sussurri fino alla fine", [(300.0, 1000.0, "whispering")]),  # after the label
+        ("dal 5:00 alla fine → solo sussurri", [(300.0, 1000.0, "whispering")]),  # right after the time only
+        ("5:00 to end: whispers", [(300.0, 1000.0, "whispering")]),
         ("5:00 whispering until the end.", [(300.0, 1000.0, "whispering")]),
     ],
 )

@@ -73,6 +73,7 @@ LABELS: dict[str, list[tuple[str, str]]] = {
         ("Intro 💕", UNKNOWN),
     ],
     "es": [
+        ("masajito al micrófono peludo", "massaging_sponge_mic"),
         ("Rasguñando el corcho con las uñas", "scratching_cork"),
         ("Golpecitos en vidrio ✨", "tapping_glass"),
         ("sonidos de cepillado", "brushing"),
@@ -102,6 +103,7 @@ LABELS: dict[str, list[tuple[str, str]]] = {
         ("sonidos de boca y golpecitos", UNKNOWN),
     ],
     "fr": [
+        ("pianotage sur une boîte en plastique", "tapping_plastic"),
         ("Tapotement sur du verre", "tapping_glass"),
         ("chuchotements ✨", "whispering"),
         ("Brossage du micro", "brushing_mic"),
@@ -129,6 +131,7 @@ LABELS: dict[str, list[tuple[str, str]]] = {
         ("tapotements et grattage", UNKNOWN),
     ],
     "de": [
+        ("Metalldose mit Holzstäbchen beklopfen", "tapping_metal"),
         ("Getapse auf Kork-Untersetzern", "tapping_cork"),
         ("Klopfen auf Holz", "tapping_wood"),
         ("Flüstern 🤫", "whispering"),
@@ -183,6 +186,8 @@ LABELS: dict[str, list[tuple[str, str]]] = {
         ("limpeza de ouvido", UNKNOWN),
     ],
     "it": [
+        ("tocchi leggeri su un vassoio d'acciaio", "tapping_metal"),
+        ("Tocchettini con le unghie, senza oggetti", "tapping"),
         ("Picchiettare sul vetro", "tapping_glass"),
         ("sussurri 🤫", "whispering"),
         ("Picchiettio sul legno", "tapping_wood"),
@@ -208,6 +213,9 @@ LABELS: dict[str, list[tuple[str, str]]] = {
         ("picchiettare e sussurri", UNKNOWN),
     ],
     "ja": [
+        ("もこもこマイクをもみもみ", "massaging_sponge_mic"),
+        ("スポンジを外してマイクを直接マッサージ", "massaging_mic"),
+        ("ウィンドジャマーをカリカリ", "scratching_sponge_mic"),
         ("タッピング", "tapping"),
         ("ガラスのタッピング", "tapping_glass"),
         ("マイクのブラッシング", "brushing_mic"),
@@ -238,6 +246,8 @@ LABELS: dict[str, list[tuple[str, str]]] = {
         ("咀嚼音", UNKNOWN),
     ],
     "ko": [
+        ("마이크 손톱으로 긁기", "scratching_mic"),
+        ("속삭이며 재워드릴게요", "whispering"),
         ("마이크 브러싱", "brushing_mic"),
         ("속삭임", "whispering"),
         ("탭핑", "tapping"),

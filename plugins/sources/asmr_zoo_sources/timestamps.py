@@ -111,13 +111,19 @@ _PROSE_BREAK_RE = re.compile(
     r"[,;.!?、。]|:\s|[\u2600-\u27bf\U0001f300-\U0001faff]|\s(?:and|then|y|luego|et|puis|und|dann|e|depois|poi)\s",
     re.IGNORECASE,
 )
-# A range to the end of the video: "26:00 to the end", "ab 24:00 bis zum Ende", "17:00부터 끝까지".
+# A range to the end of the video: "26:00 to the end", "ab 24:00 bis zum Ende", "dal 22:10 alla fine",
+# "17:00부터 끝까지".
 _TO_END = (
     r"(?:(?:to|until|till|up to|through) the (?:very )?end(?: of the video)?|bis (?:zum )?(?:schluss|ende)"
     r"|hasta el (?:final|fin)|jusqu[’']?(?:à la fin|au bout)|fino alla fine|fino in fondo"
     r"|até (?:o |ao )?(?:final|fim)|最後まで|終わりまで|끝까지|마지막까지)"
 )
-_TO_END_RE = re.compile(r"(?<![\d:])(\d{1,2}(?::\d\d){1,2})\s*(?:から|부터|[-–—~〜～])?\s*" + _TO_END, re.IGNORECASE)
+# Right after a time only: words that elsewhere mean "finally" ("y al final, de 25:10 a 26:40 ...").
+_TO_END_AFTER_TIME = r"(?:to end|al final|à la fin|alla fine)"
+_TO_END_RE = re.compile(
+    r"(?<![\d:])(\d{1,2}(?::\d\d){1,2})\s*(?:から|부터|[-–—~〜～])?\s*(?:" + _TO_END + "|" + _TO_END_AFTER_TIME + ")",
+    re.IGNORECASE,
+)
 # ... or after the label, closing its line or clause: "da 26:00 → sussurri fino alla fine".
 _LABEL_TO_END_RE = re.compile(
     r"(?<![\d:])(\d{1,2}(?::\d\d){1,2})(\s*[→:–—-]?\s*[^\d:,;.!?|/()\[\]]{1,60}?)\s+"

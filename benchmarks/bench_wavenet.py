@@ -11,7 +11,8 @@ Prints this machine's memory bandwidth and matmul GFLOP/s, then samples/second f
 - native: the C loop that ``model.generate_fast`` runs with ``fast_engine=native`` (``auto`` uses it up to
   batch 8), in steady state: its weights are packed once before timing (0.55 s for the paper preset, once
   per generation), as the torch loop's state is made once;
-- x RT: the faster fused loop against real time at 16 kHz, per clip;
+- int8: the same C loop with ``fast_weights=int8`` (a scale per column; timed interleaved with native);
+- x RT: the faster fp32 fused loop against real time at 16 kHz, per clip (int8 RT: the int8 C loop's);
 - bound: at batch 1 every step reads all weights, so bandwidth / weight bytes; at batch 32 the lower of
   that times 32 and matmul FLOP/s / (2 FLOPs per parameter per sample).
 The full run adds a bf16 copy of the `paper` preset (half the weight bytes). Caveats: this VM reports a
@@ -87,8 +88,17 @@ def measure(model: WaveNet, batch: int, steps: dict[str, int], budget: float) ->
         model.config.fast_engine = "torch"
         result["torch"] = batch * n / seconds(lambda: model.generate_fast(n, state, policy), budget)
         if next(model.parameters()).dtype == torch.float32:  # set up once, as the torch loop's state is
-            run, codes = NativeRun(model, model.init_state(batch, cond)), torch.full((batch,), silence)
-            result["native"] = batch * n / seconds(lambda: run.run(codes, n, policy), budget)
+            codes, runs = torch.full((batch,), silence), {}
+            for weights in ("fp32", "int8"):
+                model.config.fast_weights = weights
+                runs[weights] = NativeRun(model, model.init_state(batch, cond))
+            model.config.fast_weights = "fp32"
+            best = {"fp32": 0.0, "int8": 0.0}
+            for _ in range(3):  # interleaved: a busy spell slows both alike
+                for weights, run in runs.items():
+                    rate = batch * n / seconds(lambda run=run: run.run(codes, n, policy), budget / 3)
+                    best[weights] = max(best[weights], rate)
+            result["native"], result["int8"] = best["fp32"], best["int8"]
     return result
 
 
@@ -127,7 +137,7 @@ def main() -> None:
         ]
     header = (
         f"{'preset':<7}{'dtype':<6}{'params':>8}{'batch':>6}{'naive':>10}{'step loop':>11}{'torch':>10}"
-        f"{'native':>10}{'best/naive':>12}{'x RT':>7}{'bound':>9}{'best/bound':>12}"
+        f"{'native':>10}{'int8':>10}{'best/naive':>12}{'x RT':>7}{'int8 RT':>8}{'bound':>9}{'best/bound':>12}"
     )
     print("samples/second (all clips together)")
     print(header)
@@ -145,10 +155,12 @@ def main() -> None:
         ratio = f"{best / naive:.0f}x" if naive else "-"
         naive_text = f"{naive:.{1 if naive >= 10 else 2}f}" if naive else "-"
         native = f"{r['native']:.1f}" if "native" in r else "-"
+        int8 = f"{r['int8']:.1f}" if "int8" in r else "-"
+        int8_rt = f"{r['int8'] / batch / 16000:.2f}x" if "int8" in r else "-"
         print(
             f"{preset:<7}{dname:<6}{params / 1e6:>7.1f}M{batch:>6}{naive_text:>10}{r['step']:>11.1f}"
-            f"{r['torch']:>10.1f}{native:>10}{ratio:>12}{best / batch / 16000:>6.2f}x{bound:>9.1f}"
-            f"{best / bound:>11.0%}",
+            f"{r['torch']:>10.1f}{native:>10}{int8:>10}{ratio:>12}{best / batch / 16000:>6.2f}x{int8_rt:>8}"
+            f"{bound:>9.1f}{best / bound:>11.0%}",
             flush=True,
         )
 

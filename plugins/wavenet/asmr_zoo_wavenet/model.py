@@ -77,6 +77,7 @@ class WaveNetConfig(ModelConfig):
     sample_window: int = 0  # > 0: in training, the sample loss covers a crop this long (the prior: the window)
     sample_batch: int = 0  # > 0: in training, the sample loss covers this many windows (the prior: the batch)
     fast_engine: str = "auto"  # cached generation: native (C), torch, or auto (C for small models and batches)
+    fast_weights: str = "fp32"  # the C loop's weights: fp32 (exact) or int8 (per column; the torch loop stays fp32)
     checkpoint_activations: bool = False  # recompute each block in the backward pass: far less memory, slower
 
 
@@ -143,6 +144,7 @@ class WaveNetState:
 
 
 FAST_ENGINES = ("auto", "native", "torch")
+FAST_WEIGHTS = ("fp32", "int8")
 # auto: the C loop up to this batch, and for larger models at batch 1 only (benchmarks/bench_wavenet.py: the
 # demo and small presets run 5-18x faster in C at batch 1; the paper preset's 292 MB stream from memory as
 # one sequential read in C, 2.2x torch's mat-vecs at batch 1, but the C loop runs clips one after the other,
@@ -222,6 +224,10 @@ class WaveNet(Model):
         self.silence_code = codec.silence[0]
         if c.fast_engine not in FAST_ENGINES:
             raise UsageError(f"fast_engine must be one of {', '.join(FAST_ENGINES)}, got '{c.fast_engine}'")
+        if c.fast_weights not in FAST_WEIGHTS:
+            raise UsageError(f"fast_weights must be one of {', '.join(FAST_WEIGHTS)}, got '{c.fast_weights}'")
+        if c.fast_weights == "int8" and c.fast_engine == "torch":
+            raise UsageError("fast_weights=int8 is the C loop's (fast_engine native or auto); the torch loop is fp32")
         check_config(c.envelope_levels, c.envelope_bands, c.envelope_loudness, c.sample_window, c.sample_batch)
         self.hop = frame_hop(c.sample_rate)
         self.prior = (

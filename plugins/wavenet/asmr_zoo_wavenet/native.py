@@ -27,10 +27,18 @@ CHUNK = 4000  # samples per call without an envelope: progress and Ctrl-C are ha
 _PTR = ctypes.c_void_p
 
 
+MATRICES = ("fg", "res", "skip", "end1", "end2")
+
+
+class Weights(ctypes.Structure):
+    _fields_ = [("w", _PTR), ("q", _PTR), ("scale", _PTR)]
+
+
 class Net(ctypes.Structure):
     _fields_ = [
         *[(name, ctypes.c_int32) for name in ("blocks", "R", "D", "S", "E", "ctx")],
-        *[(name, _PTR) for name in ("dilation", "table", "input_bias", "fg", "res", "skip", "end1", "end2")],
+        *[(name, _PTR) for name in ("dilation", "table", "input_bias")],
+        *[(name, Weights) for name in MATRICES],
     ]
 
 
@@ -80,7 +88,22 @@ def panels(matrix: torch.Tensor) -> torch.Tensor:
             widths.append(width)
             left -= width
     widths += [1] * left
-    return torch.cat([tile.reshape(-1) for tile in matrix.float().split(widths, dim=1)])
+    return torch.cat([tile.reshape(-1) for tile in matrix.split(widths, dim=1)])
+
+
+def quantize_columns(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 per column: ``(q (rows, n) int8, scale (n,))`` with ``matrix ~ q * scale``."""
+    scale = matrix.abs().amax(dim=0).clamp(min=1e-30) / 127
+    return (matrix / scale).round().clamp(-127, 127).to(torch.int8), scale
+
+
+def pack(matrices: list[torch.Tensor], weights: str) -> dict[str, torch.Tensor]:
+    """A stack of matrices as the C loop's ``Weights``: fp32 panels ``w``, or int8 panels ``q`` and the
+    per-column ``scale`` (``fast_weights``)."""
+    if weights == "fp32":
+        return {"w": torch.cat([panels(m.float()) for m in matrices])}
+    quantized = [quantize_columns(m.float()) for m in matrices]
+    return {"q": torch.cat([panels(q) for q, _ in quantized]), "scale": torch.cat([s for _, s in quantized])}
 
 
 class NativeRun:
@@ -92,20 +115,25 @@ class NativeRun:
         r, d = model.config.residual_channels, model.config.dilation_channels
         dilations = [block.dilation for block in model.blocks]
         zeros = torch.zeros(d + 1, r)
+        matrices = {
+            "fg": [b.filter_gate for b in blocks],
+            "res": [b.residual if b.residual is not None else zeros for b in blocks],
+            "skip": list(state.skip.split(d + 1)),
+            "end1": [_with_bias(model.end1.weight.detach(), model.end1.bias.detach())],
+            "end2": [_with_bias(model.end2.weight.detach(), model.end2.bias.detach())],
+        }
         self.keep = {  # the tensors the C structs point into
             "dilation": torch.tensor(dilations, dtype=torch.int32),
             "table": state.input_table.float().contiguous(),
             "input_bias": state.input_bias.detach().float().contiguous(),
-            "fg": torch.cat([panels(b.filter_gate) for b in blocks]),
-            "res": torch.cat([panels(b.residual if b.residual is not None else zeros) for b in blocks]),
-            "skip": torch.cat([panels(matrix) for matrix in state.skip.split(d + 1)]),
-            "end1": panels(_with_bias(model.end1.weight.detach(), model.end1.bias.detach())),
-            "end2": panels(_with_bias(model.end2.weight.detach(), model.end2.bias.detach())),
         }
+        stacks = {name: pack(matrices[name], model.config.fast_weights) for name in MATRICES}
+        self.keep.update({f"{name}.{part}": t for name, stack in stacks.items() for part, t in stack.items()})
         self.net = Net(
             len(blocks), r, d, model.config.skip_channels, model.config.end_channels, state.context.shape[1],
-            *[self.keep[name].data_ptr() for name in ("dilation", "table", "input_bias", "fg", "res", "skip",
-                                                       "end1", "end2")],
+            *[self.keep[name].data_ptr() for name in ("dilation", "table", "input_bias")],
+            *[Weights(*[stack[part].data_ptr() if part in stack else None for part in ("w", "q", "scale")])
+              for stack in (stacks[name] for name in MATRICES)],
         )  # fmt: skip
         batch = state.context.shape[0]
         self.context = state.context  # (B, ctx): the envelope's y is written into it between calls

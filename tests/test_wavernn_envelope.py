@@ -150,6 +150,7 @@ def test_save_load_round_trip_and_seeded_generation(tmp_path) -> None:
     [
         "wavernn-gate-bias-envelope",
         "wavernn-gate-bias-bands",
+        "wavernn-gate-bias-bands-long",
         "wavernn-concat-envelope",
         "wavernn-concat-bands",
         "wavernn-concat-bands-long",

@@ -35,6 +35,11 @@ from asmr_zoo.validation import load_yaml
 
 SCHEMA_VERSION = 1
 REQUIRED = ("id", "model", "conditioner", "triggers", "codec", "sample_rate", "weights")
+# The user registry as asmr-zoo writes it, between these lines: a file that starts with the first but lacks the
+# last was cut short (half a file can still be valid YAML, e.g. an entry whose config lost its last fields).
+# Files without the first (hand-written, older) are read as they are.
+WRITTEN_HEAD = "# written by asmr-zoo (register / unregister); it ends with the line '# end of registry'\n"
+WRITTEN_END = "# end of registry\n"
 OPTIONAL = ("config", "data", "training", "metrics", "license", "default", "description")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -213,6 +218,11 @@ def read_registry_file(path: Path) -> tuple[list[Entry], list[str]]:
         raise RegistryError(f"registry {path} is not UTF-8 text (byte {exc.start}): fix or delete the file") from None
     except OSError as exc:
         raise RegistryError(f"cannot read registry {path}: {exc.strerror}; fix or delete it") from exc
+    if text.startswith(WRITTEN_HEAD) and not text.endswith(WRITTEN_END):  # a cut can leave valid YAML
+        raise RegistryError(
+            f"registry {path} is cut short (asmr-zoo ends it with '{WRITTEN_END.strip()}'): restore it, or "
+            f"delete the file to start afresh"
+        )
     try:
         doc = load_yaml(text)
     except yaml.YAMLError as exc:
@@ -379,7 +389,7 @@ def _read_user_doc(path: Path) -> dict[str, Any]:
 def _write_user_doc(doc: dict[str, Any], path: Path) -> None:
     from asmr_zoo.checkpoints import atomic_write
 
-    text = yaml.safe_dump(doc, sort_keys=False)
+    text = WRITTEN_HEAD + yaml.safe_dump(doc, sort_keys=False) + WRITTEN_END
 
     def write(tmp: Path) -> None:
         tmp.write_text(text, encoding="utf-8")

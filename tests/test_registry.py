@@ -182,3 +182,38 @@ def test_register_adds_to_the_user_registry(example_venv, home, tmp_path, exampl
     assert mine.triggers == ["whispering"] and mine.metrics == {"x": 1} and mine.path.is_file()
     run = _run(example_venv, home, tmp_path, "run", "bigram", "-t", "whispering", "-s", "0.05", "-o", "w.wav")
     assert run.returncode == 0, run.stderr
+
+
+def test_a_user_registry_cut_at_any_line_is_refused_though_the_rest_is_valid_yaml(tmp_path) -> None:
+    from asmr_zoo.errors import RegistryError
+    from asmr_zoo.registry import WRITTEN_END, _write_user_doc, read_registry_file
+
+    entry = {
+        "id": "mine",
+        "model": "wavenet",
+        "conditioner": "none",
+        "triggers": ["whispering"],
+        "codec": "mulaw8",
+        "sample_rate": 16000,
+        "weights": {"path": "checkpoints/mine.safetensors", "sha256": "0" * 64, "size": 10},
+        "config": {"layers": 4, "residual_channels": 8, "window": 400},
+        "default": True,
+    }
+    path = tmp_path / "registry.yaml"
+    _write_user_doc({"schema_version": 1, "entries": [entry]}, path)
+    text = path.read_text()
+    assert text.endswith(WRITTEN_END) and [e.id for e in read_registry_file(path)[0]] == ["mine"]
+    lines = text.splitlines(keepends=True)
+    valid_cuts = 0
+    for keep in range(1, len(lines)):
+        path.write_text("".join(lines[:keep]))
+        try:
+            yaml.safe_load(path.read_text())
+            valid_cuts += 1
+        except yaml.YAMLError:
+            pass
+        with pytest.raises(RegistryError, match="is cut short"):
+            read_registry_file(path)
+    assert valid_cuts > 5  # most cuts are still valid YAML: only the end line tells them apart
+    path.write_text(text.split("\n", 1)[1].removesuffix(WRITTEN_END))  # hand-written: no first line
+    assert [e.id for e in read_registry_file(path)[0]] == ["mine"]

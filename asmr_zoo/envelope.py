@@ -15,7 +15,11 @@ vocoders with a learned prior):
 - ``EnvelopePrior`` models p(e) autoregressively: a GRU over frames, reading the previous frame's levels and
   the trigger embedding. Within a frame the bands are drawn in order, each given the GRU state and the bands
   already drawn (p(e_k) = prod_b p(e_k,b | e_k,<b, e_<k)), so one frame's bands agree with each other.
-  Generation steps it once per frame, so it needs no length in advance.
+  Generation steps it once per frame, so it needs no length in advance. Teacher-forced, the prior only ever
+  reads real history, but generation feeds it its own draws, and a frame it gets wrong (a band filled that the
+  trigger leaves empty) is history it has never seen: the errors compound. With ``sampled`` (a model's
+  ``envelope_sampled``) training mixes its own draws into the history (parallel scheduled sampling,
+  Duckworth et al. 2019), so it learns to go on from its own mistakes.
 - The sample model reads ``level_value(e_k)`` (one value per band) as a local conditioning input for every
   sample of frame k; or, with ``loudness`` levels (``envelope_loudness``), one value: the frame's broadband
   loudness computed from its bands (``broadband``), in training and in generation alike.
@@ -40,6 +44,9 @@ from torch import nn
 FLOOR_DB = -72.0
 FRAMES_PER_SECOND = 100
 EMBEDDING = 16  # the width of one band's level embedding
+# parallel scheduled sampling: passes of drawing, each from the logits given the previous pass's mixed history,
+# so a mixed-in draw may itself follow earlier draws (one pass: only one-frame-deep mistakes)
+SAMPLED_PASSES = 2
 
 
 def frame_hop(sample_rate: int) -> int:
@@ -93,11 +100,18 @@ def _band_spectra(wav: torch.Tensor, hop: int, bands: int, lead: int, frames: in
     return spectrum, torch.stack([power[..., lo:hi].sum(-1) for lo, hi in itertools.pairwise(edges)], -1)
 
 
-def check_config(levels: int, bands: int, loudness: int, sample_window: int, sample_batch: int = 0) -> None:
+def check_config(
+    levels: int, bands: int, loudness: int, sample_window: int, sample_batch: int = 0, sampled: float = 0.0
+) -> None:
     """Refuse envelope settings (a model config's ``envelope_*``, ``sample_window`` and ``sample_batch``) that
     make no model."""
     from asmr_zoo.errors import UsageError
 
+    if not 0.0 <= sampled < 1.0:  # also refuses NaN
+        raise UsageError(
+            f"envelope_sampled (the share of the prior's training history that is its own draws) must be in "
+            f"[0, 1), got {sampled}"
+        )
     if min(levels, sample_window, loudness, sample_batch) < 0:
         raise UsageError(
             "envelope_levels, envelope_loudness, sample_window and sample_batch must be >= 0 (0 turns them off)"
@@ -235,14 +249,26 @@ class EnvelopePrior(nn.Module):
         """The masked contribution of a frame's own earlier bands: ``(..., bands * levels)``."""
         return nn.functional.linear(current, self.within.weight * self.mask)
 
-    def forward(self, levels: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, levels: torch.Tensor, h: torch.Tensor | None, sampled: float = 0.0) -> torch.Tensor:
         """Teacher-forced logits ``(B, F, bands, levels)``: logits[:, k, b] predicts levels[:, k, b] from
-        levels[:, :k] and levels[:, k, :b]."""
-        start = torch.full_like(levels[:, :1], self.levels)
-        states, _ = self.gru(self._inputs(torch.cat([start, levels[:, :-1]], dim=1), h))
+        levels[:, :k] and levels[:, k, :b]. With ``sampled`` > 0, each earlier frame of that history is, with
+        this probability, the prior's own draw (``SAMPLED_PASSES`` of parallel scheduled sampling); the
+        targets, and a frame's own earlier bands, stay the real ones."""
+        history = levels
+        for _ in range(SAMPLED_PASSES if sampled else 0):
+            with torch.no_grad():
+                drawn = torch.distributions.Categorical(logits=self._logits(history, levels, h)).sample()
+            own = torch.rand((*levels.shape[:2], 1), device=levels.device) < sampled  # whole frames, every band
+            history = torch.where(own, drawn, levels)
+        return self._logits(history, levels, h)
+
+    def _logits(self, history: torch.Tensor, current: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor:
+        """Logits of frames ``current`` given the frames before them in ``history`` (both ``(B, F, bands)``)."""
+        start = torch.full_like(history[:, :1], self.levels)
+        states, _ = self.gru(self._inputs(torch.cat([start, history[:, :-1]], dim=1), h))
         logits = self.out(states)
         if self.within is not None:
-            logits = logits + self._within(self._embed(levels))
+            logits = logits + self._within(self._embed(current))
         return logits.unflatten(-1, (self.bands, self.levels))
 
     def fold(self, state: dict[str, torch.Tensor], prefix: str, h: torch.Tensor) -> None:
@@ -278,6 +304,16 @@ class EnvelopePrior(nn.Module):
                 logits = logits + nn.functional.linear(self._embed(drawn)[:, 0], weight)
             drawn[:, 0, b] = pick(logits)
         return drawn, state
+
+
+def prior_loss(
+    prior: EnvelopePrior, wav: torch.Tensor, hop: int, h: torch.Tensor | None, sampled: float
+) -> torch.Tensor:
+    """-log p(e) of the loudness of audio windows ``(B, T)`` in nats per sample: the prior's part of an envelope
+    model's loss, alone (``train.parts=prior``)."""
+    levels = frame_levels(wav, hop, prior.levels, prior.bands)
+    logits = prior(levels, h, sampled)
+    return nn.functional.cross_entropy(logits.flatten(0, -2), levels.reshape(-1), reduction="sum") / wav.numel()
 
 
 def next_frame(prior: EnvelopePrior, env: EnvelopeState, pick: Callable, loudness: int = 0) -> torch.Tensor:

@@ -220,6 +220,20 @@ class Model(nn.Module, ABC):
         """
         return None
 
+    def check_fast_path(self, config: ModelConfig) -> None:
+        """Refuse generation-loop settings of ``config`` (e.g. ``fast_weights``) this model cannot run."""
+
+    def use_fast_weights(self, precision: str) -> None:
+        """Generate with the fused loop's weights in ``precision`` (``run --weights``), checked as at construction."""
+        if not hasattr(self.config, "fast_weights"):
+            raise UsageError(f"model '{self.name}' has no generation loop whose weights --weights could set: drop it")
+        config = dataclasses.replace(self.config, fast_weights=precision)
+        try:
+            self.check_fast_path(config)
+        except UsageError as e:
+            raise UsageError(f"--weights {precision}: {e}") from None
+        self.config = config
+
     @property
     def sample_rate(self) -> int:
         return self.config.sample_rate

@@ -30,6 +30,7 @@ from asmr_zoo.interfaces import Model, ModelConfig
 from asmr_zoo.validation import check_seed, load_json
 
 MAX_LR = 1.0
+PARTS = ("all", "prior")  # what train.parts may name
 
 
 @dataclass
@@ -50,6 +51,7 @@ class TrainConfig:
     keep_best: bool = True  # the checkpoint holds the step with the best held-out NLL (the resume file, the latest)
     seed: int = 0
     threads: int = 0  # torch intra-op threads; 0: torch's default
+    parts: str = "all"  # "prior": train only an envelope model's loudness prior (the rest is left as it is)
 
     def validate(self) -> None:
         """Refuse values that would train nothing, divide by zero or diverge, with the key to fix."""
@@ -67,6 +69,8 @@ class TrainConfig:
             if getattr(self, key) > MAX_LR:  # Adam's steps are about lr in size: beyond this, weights only diverge
                 raise UsageError(f"train.{key} must be a finite number > 0 and <= {MAX_LR:g}, got {getattr(self, key)}")
         check_seed(self.seed, "train.seed")
+        if self.parts not in PARTS:
+            raise UsageError(f"train.parts must be one of {', '.join(PARTS)}, got '{self.parts}'")
 
 
 # -- configs ---------------------------------------------------------------------------------------
@@ -465,6 +469,16 @@ class TrainResult:
     metrics: dict[str, Any]
 
 
+def trained_parameters(model: Model, cfg: TrainConfig) -> list[nn.Parameter]:
+    """The parameters ``cfg.parts`` trains: every one, or the loudness prior's alone."""
+    if cfg.parts == "all":
+        return list(model.parameters())
+    prior = getattr(model, "prior", None)
+    if prior is None:
+        raise UsageError("train.parts=prior trains a loudness prior: this model has none (model.envelope_levels=0)")
+    return list(prior.parameters())
+
+
 def train(
     model: Model,
     cfg: TrainConfig,
@@ -487,7 +501,11 @@ def train(
     window = cfg.window or model.config.window
     sampler = WindowSampler(train_clips, window, model.conditioner.vocabulary)
     held_out = held_out_windows(test_clips, window, cfg.eval_windows) if test_clips else {}
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    prior_only = cfg.parts == "prior"
+    params = trained_parameters(model, cfg)
+    if prior_only and dist.world > 1:
+        raise UsageError("train.parts=prior trains in one process (the prior is small): run it without torchrun")
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     info = {
         "model": model.name,
         "conditioner": model.conditioner.name,
@@ -556,14 +574,14 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, step)
             codes, cond = sampler.batch(cfg.batch_size, cfg.seed, step, dist.rank)
-            loss = model.loss_from_logits(net(codes, cond), codes)
+            loss = model.prior_loss(codes, cond) if prior_only else model.loss_from_logits(net(codes, cond), codes)
             loss_value = loss.item()
             if not math.isfinite(loss_value):
                 raise DataError(f"the loss became {loss_value} at step {step}: lower train.lr or check the data")
-            optimizer.zero_grad(set_to_none=True)
+            model.zero_grad(set_to_none=True)  # every gradient: with parts=prior, the embeddings get some too
             loss.backward()
             if cfg.grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             optimizer.step()
             step += 1
             samples += codes.shape[0] * codes.shape[1] * dist.world

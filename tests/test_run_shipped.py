@@ -52,6 +52,19 @@ def test_run_generates_a_wav_from_a_shipped_checkpoint(cli, tmp_path, zoo_home, 
     assert np.isfinite(audio).all() and np.abs(audio).max() > 0
 
 
+@pytest.mark.parametrize(("model", "conditioner"), [("wavenet", "global"), ("wavernn", "concat")])
+def test_run_weights_picks_the_generation_loops_precision(cli, tmp_path, zoo_home, model, conditioner) -> None:
+    def run(weights: str, out: str) -> np.ndarray:
+        args = ["run", model, "-c", conditioner, "-t", "tapping_glass", "-s", "0.25", "--seed", "5", "-o", out]
+        result = cli(*args, "--weights", weights)
+        assert result.returncode == 0, result.stderr
+        return sf.read(tmp_path / out)[0]
+
+    fp32, int8, again = run("fp32", "a.wav"), run("int8", "b.wav"), run("int8", "c.wav")
+    assert np.array_equal(int8, again) and not np.array_equal(fp32, int8)  # seeded; the weights differ
+    assert np.isfinite(int8).all() and np.abs(int8).max() > 0
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -65,6 +78,8 @@ def test_run_generates_a_wav_from_a_shipped_checkpoint(cli, tmp_path, zoo_home, 
         (["wavenet", "-c", "global", "-t", "whispering", "--sampler", "beam"], "unknown sampler 'beam'"),
         (["wavenet", "-c", "global", "-t", "whispering", "-o", "nodir/x.wav"], "does not exist"),
         (["wavenet", "-c", "global", "-t", "whispering", "-o", "x.mp3"], "must end in .wav or .flac"),
+        (["wavenet", "-c", "global", "-t", "whispering", "--weights", "bf16"], "--weights bf16: fast_weights must"),
+        (["wavernn", "-c", "concat", "-t", "whispering", "--weights", "int4"], "--weights int4: fast_weights must"),
     ],
 )
 def test_run_errors_are_one_line_and_write_nothing(cli, tmp_path, zoo_home, args, message) -> None:

@@ -253,6 +253,8 @@ def test_checkpoint_for_another_model_is_refused(example_venv, data, tmp_path) -
         ("train.threads=-1", "train.threads must be >= 0"),
         ("train.lr=nan", "train.lr must be a finite number > 0"),
         ("model.window=-5", "model.window must be >= 0"),
+        ("train.parts=sample", "train.parts must be one of all, prior, got 'sample'"),
+        ("train.parts=prior", "train.parts=prior trains a loudness prior: this model has none"),
     ],
 )
 def test_out_of_range_config_values_are_one_line_errors(example_venv, data, tmp_path, override, message) -> None:

@@ -12,6 +12,7 @@ import torch
 
 from asmr_zoo.checkpoints import load_checkpoint, save_checkpoint
 from asmr_zoo.envelope import EnvelopeLogits, local_inputs
+from asmr_zoo.errors import UsageError
 from asmr_zoo.factory import build_model
 from asmr_zoo.interfaces import SamplingPolicy
 from asmr_zoo.plugins import get_zoo
@@ -208,3 +209,51 @@ def test_step_by_step_generation_matches_the_teacher_forced_pass_on_shipped_band
     model = load_checkpoint(CHECKPOINTS / "wavernn-concat-bands-long.safetensors", zoo=get_zoo()).eval()
     samples, frames = stepped_against_teacher_forced(model, codes_for(2, 2 * HOP + 29), torch.tensor([0, 9]))
     assert samples < 1e-3 and frames < 1e-3
+
+
+def test_scheduled_sampling_feeds_the_prior_its_own_draws_as_history_only() -> None:
+    model = tiny("gate-bias", envelope_bands=3)
+    codes, cond = codes_for(4, 12 * HOP), torch.tensor([0, 1, 0, 1])
+    levels = out_levels = model(codes, cond).levels
+    feats, _ = model._conditioning(cond, 4)
+    with torch.no_grad():
+        forced = model.prior(levels, feats)
+        torch.manual_seed(3)
+        mixed = model.prior(levels, feats, sampled=0.9)
+    assert torch.equal(model.prior(levels, feats, sampled=0.0), forced)
+    # frame 0 reads only the start token and its own real earlier bands: the same either way
+    assert (mixed[:, 0] - forced[:, 0]).abs().max() < 1e-6
+    assert (mixed[:, 1:] - forced[:, 1:]).abs().amax(dim=(2, 3)).gt(1e-3).float().mean() > 0.5
+    # the history is drawn, the targets and the frame's own bands are not: forcing history == levels again
+    # gives the teacher-forced logits (``_logits`` is what both passes call)
+    assert torch.allclose(model.prior._logits(levels, out_levels, feats), forced)
+
+
+def test_envelope_sampled_is_training_only() -> None:
+    codes, cond = codes_for(2, 6 * HOP), torch.tensor([0, 1])
+    plain, sampled = tiny("concat", envelope_bands=3), tiny("concat", envelope_bands=3, envelope_sampled=0.5)
+    with torch.no_grad():
+        assert torch.equal(plain(codes, cond).frames, sampled(codes, cond).frames)  # eval: teacher-forced
+        torch.manual_seed(0)
+        trained = sampled.train()(codes, cond).frames
+    assert not torch.allclose(trained, plain(codes, cond).frames)
+    with pytest.raises(UsageError, match=r"envelope_sampled .* must be in \[0, 1\), got 1.0"):
+        tiny("concat", envelope_bands=3, envelope_sampled=1.0)
+
+
+@pytest.mark.parametrize("model_name", ["wavernn", "wavenet"])
+def test_training_the_prior_alone_leaves_every_other_weight_as_it_was(tmp_path, model_name) -> None:
+    from asmr_zoo.training import Clip, TrainConfig, train
+
+    config = {"envelope_levels": 12, "envelope_hidden": 16, "envelope_bands": 3, "envelope_sampled": 0.5}
+    torch.manual_seed(0)
+    model = build_model(model_name, "gate-bias" if model_name == "wavernn" else "global", TRIGGERS, config, "tiny")
+    codec = model.codec
+    clips = [Clip(codec.encode(torch.randn(4000) * 0.1 * (i + 1)), TRIGGERS[i % 2], f"v{i}") for i in range(4)]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = TrainConfig(steps=3, batch_size=2, window=2 * HOP, eval_every=3, checkpoint_every=3, parts="prior")
+    train(model, cfg, clips, clips[:2], tmp_path / "m.safetensors")
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("prior.") for k in changed)
+    assert len(changed) == len([k for k in before if k.startswith("prior.")])  # every prior weight learns

@@ -104,7 +104,14 @@ def train_command(
     from asmr_zoo.checkpoints import sha256_file
     from asmr_zoo.dataset import read_dataset
     from asmr_zoo.factory import build_model
-    from asmr_zoo.training import initial_weights, load_clips, resolve_training_config, select_rows, train
+    from asmr_zoo.training import (
+        initial_weights,
+        load_clips,
+        resolve_training_config,
+        select_rows,
+        train,
+        trained_parameters,
+    )
 
     zoo = get_zoo()
     model_cls = zoo.load("models", model)
@@ -165,8 +172,12 @@ def train_command(
         if source is not None:
             extra["init"] = {"checkpoint": init.name, "sha256": sha256_file(init)}
         n_params = sum(p.numel() for p in net.parameters())
+        trained = sum(p.numel() for p in trained_parameters(net, train_cfg))
+        what = f"{model}/{conditioner} ({n_params:,} parameters)"
+        if trained < n_params:
+            what = f"the loudness prior of {model}/{conditioner} ({trained:,} of its {n_params:,} parameters)"
         if main_process:
-            err_console.print(f"training {model}/{conditioner} ({n_params:,} parameters) on {', '.join(served)}")
+            err_console.print(f"training {what} on {', '.join(served)}")
         columns = (
             TextColumn("step {task.completed}/{task.total}"),
             BarColumn(),

@@ -43,6 +43,7 @@ from asmr_zoo.envelope import (
     local_channels,
     local_inputs,
     next_frame,
+    prior_loss,
 )
 from asmr_zoo.errors import UsageError
 from asmr_zoo.interfaces import Codec, Conditioner, Model, ModelConfig, Pick, SamplingPolicy
@@ -72,6 +73,7 @@ class WaveNetConfig(ModelConfig):
     cond_channels: int = 16  # width of the trigger embedding h (global conditioning only)
     envelope_levels: int = 0  # > 0: a loudness prior with this many levels conditions every block locally
     envelope_hidden: int = 128  # the prior's GRU size
+    envelope_sampled: float = 0.0  # in training, the share of the prior's history that is its own draws
     envelope_bands: int = 1  # 1: broadband loudness; more: the loudness of that many mel-spaced bands
     envelope_loudness: int = 0  # > 0 (with bands): the blocks read the bands' broadband loudness in these levels
     sample_window: int = 0  # > 0: in training, the sample loss covers a crop this long (the prior: the window)
@@ -222,13 +224,9 @@ class WaveNet(Model):
         self.end1 = nn.Conv1d(c.skip_channels, c.end_channels, 1)
         self.end2 = nn.Conv1d(c.end_channels, classes, 1)
         self.silence_code = codec.silence[0]
-        if c.fast_engine not in FAST_ENGINES:
-            raise UsageError(f"fast_engine must be one of {', '.join(FAST_ENGINES)}, got '{c.fast_engine}'")
-        if c.fast_weights not in FAST_WEIGHTS:
-            raise UsageError(f"fast_weights must be one of {', '.join(FAST_WEIGHTS)}, got '{c.fast_weights}'")
-        if c.fast_weights == "int8" and c.fast_engine == "torch":
-            raise UsageError("fast_weights=int8 is the C loop's (fast_engine native or auto); the torch loop is fp32")
-        check_config(c.envelope_levels, c.envelope_bands, c.envelope_loudness, c.sample_window, c.sample_batch)
+        self.check_fast_path(c)
+        envelope = (c.envelope_levels, c.envelope_bands, c.envelope_loudness, c.sample_window, c.sample_batch)
+        check_config(*envelope, c.envelope_sampled)
         self.hop = frame_hop(c.sample_rate)
         self.prior = (
             EnvelopePrior(
@@ -240,6 +238,14 @@ class WaveNet(Model):
             if c.envelope_levels
             else None
         )
+
+    def check_fast_path(self, config: WaveNetConfig) -> None:
+        if config.fast_engine not in FAST_ENGINES:
+            raise UsageError(f"fast_engine must be one of {', '.join(FAST_ENGINES)}, got '{config.fast_engine}'")
+        if config.fast_weights not in FAST_WEIGHTS:
+            raise UsageError(f"fast_weights must be one of {', '.join(FAST_WEIGHTS)}, got '{config.fast_weights}'")
+        if config.fast_weights == "int8" and config.fast_engine == "torch":
+            raise UsageError("fast_weights=int8 is the C loop's (fast_engine native or auto); the torch loop is fp32")
 
     @property
     def receptive_field(self) -> int:
@@ -295,7 +301,7 @@ class WaveNet(Model):
         if self.prior is None:
             return self._sample_logits(codes, h, None)
         levels = frame_levels(self.codec.decode(codes), self.hop, self.prior.levels, self.prior.bands)
-        frames = self.prior(levels, h)  # p(e_k | e_<k, trigger)
+        frames = self.prior(levels, h, self.config.envelope_sampled if self.training else 0.0)
         y = local_inputs(levels, self.prior.levels, self.hop, codes.shape[1], self.config.envelope_loudness)
         y = y.transpose(1, 2)  # (B, local channels, T)
         if self.training and 0 < self.config.sample_batch < codes.shape[0]:  # the prior has read every window
@@ -308,6 +314,11 @@ class WaveNet(Model):
         start = max(0, offset - self.receptive_field)  # enough context that the crop's logits are exact
         logits = self._sample_logits(codes[:, start : offset + crop], h, y[..., start : offset + crop])
         return EnvelopeLogits(logits[:, offset - start :], frames, levels, offset)
+
+    def prior_loss(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """The envelope variant's prior alone: -log p(e) of the windows' loudness, nats per sample."""
+        h = self._trigger(cond, codes.shape[0])
+        return prior_loss(self.prior, self.codec.decode(codes), self.hop, h, self.config.envelope_sampled)
 
     def loss_from_logits(self, logits: torch.Tensor | EnvelopeLogits, codes: torch.Tensor) -> torch.Tensor:
         """Mean nats per sample; for the envelope variant, -log p(x | e) per sample plus -log p(e) spread

@@ -54,6 +54,7 @@ from asmr_zoo.envelope import (
     local_channels,
     local_inputs,
     next_frame,
+    prior_loss,
 )
 from asmr_zoo.errors import UsageError
 from asmr_zoo.interfaces import Codec, Conditioner, Model, ModelConfig, Pick, SamplingPolicy
@@ -81,6 +82,7 @@ class WaveRNNConfig(ModelConfig):
     envelope_bands: int = 1  # 1: broadband loudness; more: the loudness of that many mel-spaced bands
     envelope_loudness: int = 0  # > 0 (with bands): the gates read the bands' broadband loudness in these levels
     envelope_hidden: int = 128  # the prior's GRU size
+    envelope_sampled: float = 0.0  # in training, the share of the prior's history that is its own draws
     sample_window: int = 0  # > 0: in training, the sample loss covers a crop this long (the prior: the window)
     sample_batch: int = 0  # > 0: in training, the sample loss covers this many windows (the prior: the batch)
 
@@ -121,20 +123,16 @@ class WaveRNN(Model):
         super().__init__(config, conditioner, codec)
         if config.hidden < 2 or config.hidden % 2:
             raise UsageError(f"wavernn hidden size must be even and >= 2, got {config.hidden}")
-        if config.fast_weights not in PRECISIONS:
-            raise UsageError(f"fast_weights must be one of {', '.join(PRECISIONS)}, got '{config.fast_weights}'")
-        if config.fast_engine not in ENGINES:
-            raise UsageError(f"fast_engine must be one of {', '.join(ENGINES)}, got '{config.fast_engine}'")
+        self.check_fast_path(config)
         if config.train_engine not in TRAIN_ENGINES:
             raise UsageError(f"train_engine must be one of {', '.join(TRAIN_ENGINES)}, got '{config.train_engine}'")
-        if config.fast_engine == "native" and config.fast_weights == "bf16":
-            raise UsageError("fast_engine=native takes fast_weights int8 or fp32; use fast_engine=torchscript for bf16")
         check_config(
             config.envelope_levels,
             config.envelope_bands,
             config.envelope_loudness,
             config.sample_window,
             config.sample_batch,
+            config.envelope_sampled,
         )
         hidden, half = config.hidden, config.hidden // 2
         self.half = half
@@ -203,6 +201,14 @@ class WaveRNN(Model):
         fine = self.O4(F.relu(self.O3(y_f)))  # P(f_t) = softmax(O4 relu(O3 y_f))
         return torch.stack([coarse, fine], dim=-2)
 
+    def check_fast_path(self, config: WaveRNNConfig) -> None:
+        if config.fast_weights not in PRECISIONS:
+            raise UsageError(f"fast_weights must be one of {', '.join(PRECISIONS)}, got '{config.fast_weights}'")
+        if config.fast_engine not in ENGINES:
+            raise UsageError(f"fast_engine must be one of {', '.join(ENGINES)}, got '{config.fast_engine}'")
+        if config.fast_engine == "native" and config.fast_weights == "bf16":
+            raise UsageError("fast_engine=native takes fast_weights int8 or fp32; use fast_engine=torchscript for bf16")
+
     # -- training -------------------------------------------------------------------------------------
 
     def forward(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor | EnvelopeLogits:
@@ -216,7 +222,7 @@ class WaveRNN(Model):
         if self.prior is None:
             return self._sample_logits(codes, feats, gh_bias, None)
         levels = frame_levels(self.codec.decode(codes), self.hop, self.prior.levels, self.prior.bands)
-        frames = self.prior(levels, feats)  # p(e_k | e_<k, trigger)
+        frames = self.prior(levels, feats, self.config.envelope_sampled if self.training else 0.0)
         y = local_inputs(levels, self.prior.levels, self.hop, codes.shape[1], self.config.envelope_loudness)
         if self.training and 0 < self.config.sample_batch < codes.shape[0]:  # the prior has read every window
             keep = self.config.sample_batch
@@ -268,6 +274,11 @@ class WaveRNN(Model):
 
         slower = "training with the slower torch recurrence"
         return native_or("torch", f"train_engine={engine}", recurrence.library, slower)
+
+    def prior_loss(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """The envelope variant's prior alone: -log p(e) of the windows' loudness, nats per sample."""
+        feats, _ = self._conditioning(cond, codes.shape[0])
+        return prior_loss(self.prior, self.codec.decode(codes), self.hop, feats, self.config.envelope_sampled)
 
     def loss_from_logits(self, logits: torch.Tensor | EnvelopeLogits, codes: torch.Tensor) -> torch.Tensor:
         """coarse_weight * CE(coarse) + fine_weight * CE(fine), mean nats per sample; for the envelope

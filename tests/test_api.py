@@ -51,4 +51,5 @@ def test_list_checkpoints(zoo_home) -> None:
         "wavernn-concat-envelope",
         "wavernn-concat-bands",
         "wavernn-concat-bands-long",
+        "wavernn-concat-bands-ss",
     }

@@ -67,7 +67,8 @@ def test_piped_list_never_cuts_ids_and_says_what_run_picks(cli) -> None:
     assert rows["wavernn-concat"][-1] == "no (use --id)"  # the paper's variant; run picks the band one
     assert rows["wavernn-concat-envelope"][-1] == "no (use --id)"
     assert rows["wavernn-concat-bands"][-1] == "no (use --id)"  # trained on: run picks the longer training
-    assert rows["wavernn-concat-bands-long"][-1] == "yes"
+    assert rows["wavernn-concat-bands-long"][-1] == "no (use --id)"  # its prior trained on: run picks -ss
+    assert rows["wavernn-concat-bands-ss"][-1] == "yes"
     assert max(len(line) for line in out.splitlines()) > 80  # not folded to the width, not truncated
 
 

@@ -171,7 +171,7 @@ def test_sample_batch_trains_the_sample_model_on_the_first_windows_and_the_prior
     assert torch.allclose(loss, samples + part.frame_nats() / (3 * 900))
 
 
-@pytest.mark.parametrize("name", ["wavenet-global-envelope", "wavenet-global-bands"])
+@pytest.mark.parametrize("name", ["wavenet-global-envelope", "wavenet-global-bands", "wavenet-global-bands-ss"])
 def test_cached_generation_matches_the_teacher_forced_pass_on_shipped_weights(name) -> None:
     path = Path(__file__).resolve().parents[1] / "checkpoints" / f"{name}.safetensors"
     model = load_checkpoint(path, zoo=get_zoo()).eval()

@@ -70,7 +70,14 @@ def test_native_logits_equal_the_torch_loop(conditioner, encoding):
 
 
 @pytest.mark.parametrize(
-    "name", ["wavenet-none-whispering", "wavenet-global", "wavenet-global-envelope", "wavenet-global-bands"]
+    "name",
+    [
+        "wavenet-none-whispering",
+        "wavenet-global",
+        "wavenet-global-envelope",
+        "wavenet-global-bands",
+        "wavenet-global-bands-ss",
+    ],
 )
 def test_native_generation_equals_torch_on_shipped_weights(name):
     model = load_checkpoint(CHECKPOINTS / f"{name}.safetensors", zoo=get_zoo())

@@ -155,6 +155,7 @@ def test_save_load_round_trip_and_seeded_generation(tmp_path) -> None:
         "wavernn-concat-envelope",
         "wavernn-concat-bands",
         "wavernn-concat-bands-long",
+        "wavernn-concat-bands-ss",
     ],
 )
 def test_fused_cells_give_the_step_logits_on_shipped_weights(name) -> None:
@@ -206,7 +207,7 @@ def test_sample_batch_trains_the_sample_model_on_the_first_windows_and_the_prior
 
 
 def test_step_by_step_generation_matches_the_teacher_forced_pass_on_shipped_band_weights() -> None:
-    model = load_checkpoint(CHECKPOINTS / "wavernn-concat-bands-long.safetensors", zoo=get_zoo()).eval()
+    model = load_checkpoint(CHECKPOINTS / "wavernn-concat-bands-ss.safetensors", zoo=get_zoo()).eval()
     samples, frames = stepped_against_teacher_forced(model, codes_for(2, 2 * HOP + 29), torch.tensor([0, 9]))
     assert samples < 1e-3 and frames < 1e-3
 

@@ -27,7 +27,7 @@ from asmr_zoo.checkpoints import atomic_write, save_checkpoint
 from asmr_zoo.errors import CheckpointError, DataError, UsageError
 from asmr_zoo.factory import check_model_config
 from asmr_zoo.interfaces import Model, ModelConfig
-from asmr_zoo.validation import check_seed, load_json
+from asmr_zoo.validation import check_choice, check_seed, load_json
 
 MAX_LR = 1.0
 PARTS = ("all", "prior")  # what train.parts may name
@@ -69,8 +69,7 @@ class TrainConfig:
             if getattr(self, key) > MAX_LR:  # Adam's steps are about lr in size: beyond this, weights only diverge
                 raise UsageError(f"train.{key} must be a finite number > 0 and <= {MAX_LR:g}, got {getattr(self, key)}")
         check_seed(self.seed, "train.seed")
-        if self.parts not in PARTS:
-            raise UsageError(f"train.parts must be one of {', '.join(PARTS)}, got '{self.parts}'")
+        check_choice("train.parts", self.parts, PARTS)
 
 
 # -- configs ---------------------------------------------------------------------------------------

@@ -46,6 +46,12 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Refuse a setting ``name`` whose ``value`` is not one of ``choices``."""
+    if value not in choices:
+        raise UsageError(f"{name} must be one of {', '.join(choices)}, got '{value}'")
+
+
 def check_seed(seed: Any, name: str = "--seed") -> int | None:
     """A random seed: None (fresh randomness) or an integer in [0, 2**64)."""
     if seed is None:

@@ -49,6 +49,7 @@ from asmr_zoo.errors import UsageError
 from asmr_zoo.interfaces import Codec, Conditioner, Model, ModelConfig, Pick, SamplingPolicy
 from asmr_zoo.native_build import native_or
 from asmr_zoo.sampling import filter_logits, pick_with_policy
+from asmr_zoo.validation import check_choice
 
 
 class GlobalConditioner(Conditioner):
@@ -240,10 +241,8 @@ class WaveNet(Model):
         )
 
     def check_fast_path(self, config: WaveNetConfig) -> None:
-        if config.fast_engine not in FAST_ENGINES:
-            raise UsageError(f"fast_engine must be one of {', '.join(FAST_ENGINES)}, got '{config.fast_engine}'")
-        if config.fast_weights not in FAST_WEIGHTS:
-            raise UsageError(f"fast_weights must be one of {', '.join(FAST_WEIGHTS)}, got '{config.fast_weights}'")
+        check_choice("fast_engine", config.fast_engine, FAST_ENGINES)
+        check_choice("fast_weights", config.fast_weights, FAST_WEIGHTS)
         if config.fast_weights == "int8" and config.fast_engine == "torch":
             raise UsageError("fast_weights=int8 is the C loop's (fast_engine native or auto); the torch loop is fp32")
 

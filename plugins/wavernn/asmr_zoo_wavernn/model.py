@@ -60,6 +60,7 @@ from asmr_zoo.errors import UsageError
 from asmr_zoo.interfaces import Codec, Conditioner, Model, ModelConfig, Pick, SamplingPolicy
 from asmr_zoo.native_build import native_or
 from asmr_zoo.sampling import pick_with_policy
+from asmr_zoo.validation import check_choice
 
 CLASSES = 256
 PRECISIONS = ("fp32", "bf16", "int8")
@@ -124,8 +125,7 @@ class WaveRNN(Model):
         if config.hidden < 2 or config.hidden % 2:
             raise UsageError(f"wavernn hidden size must be even and >= 2, got {config.hidden}")
         self.check_fast_path(config)
-        if config.train_engine not in TRAIN_ENGINES:
-            raise UsageError(f"train_engine must be one of {', '.join(TRAIN_ENGINES)}, got '{config.train_engine}'")
+        check_choice("train_engine", config.train_engine, TRAIN_ENGINES)
         check_config(
             config.envelope_levels,
             config.envelope_bands,
@@ -202,10 +202,8 @@ class WaveRNN(Model):
         return torch.stack([coarse, fine], dim=-2)
 
     def check_fast_path(self, config: WaveRNNConfig) -> None:
-        if config.fast_weights not in PRECISIONS:
-            raise UsageError(f"fast_weights must be one of {', '.join(PRECISIONS)}, got '{config.fast_weights}'")
-        if config.fast_engine not in ENGINES:
-            raise UsageError(f"fast_engine must be one of {', '.join(ENGINES)}, got '{config.fast_engine}'")
+        check_choice("fast_weights", config.fast_weights, PRECISIONS)
+        check_choice("fast_engine", config.fast_engine, ENGINES)
         if config.fast_engine == "native" and config.fast_weights == "bf16":
             raise UsageError("fast_engine=native takes fast_weights int8 or fp32; use fast_engine=torchscript for bf16")
 

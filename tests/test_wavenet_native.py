@@ -172,6 +172,9 @@ def test_native_is_seeded_and_auto_picks_by_batch_and_size(monkeypatch):
     monkeypatch.setattr(wavenet_model, "NATIVE_MAX_PARAMETERS", sum(p.numel() for p in model.parameters()) - 1)
     assert model.fast_engine(1) == "native"  # weights that stream from memory: one sequential read in C
     assert model.fast_engine(2) == "torch"  # but clips one after the other: torch's batched products win
+    model.use_fast_weights("int8")  # only the C loop takes int8 weights: auto keeps it at any batch
+    assert model.fast_engine(2) == "native" and model.fast_engine(NATIVE_BATCH + 1) == "native"
+    model.use_fast_weights("fp32")
     model.config.fast_engine = "native"
     assert model.fast_engine(NATIVE_BATCH + 1) == "native"
     with pytest.raises(UsageError, match="fast_engine must be one of auto, native, torch"):

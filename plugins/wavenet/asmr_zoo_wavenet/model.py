@@ -465,11 +465,13 @@ class WaveNet(Model):
 
     def fast_engine(self, batch: int) -> str:
         """``config.fast_engine``, with ``auto`` resolved: the C loop up to batch ``NATIVE_BATCH`` (models over
-        ``NATIVE_MAX_PARAMETERS``: at batch 1), where it builds, on float32 CPU weights; else torch."""
+        ``NATIVE_MAX_PARAMETERS``: at batch 1; int8 weights, which only it takes: at any batch), where it
+        builds, on float32 CPU weights; else torch."""
         engine = self.config.fast_engine
         weight = self.end2.weight
         large = sum(p.numel() for p in self.parameters()) > NATIVE_MAX_PARAMETERS
-        if engine == "torch" or (engine == "auto" and (batch > NATIVE_BATCH or (large and batch > 1))):
+        batched = batch > NATIVE_BATCH or (large and batch > 1)
+        if engine == "torch" or (engine == "auto" and batched and self.config.fast_weights == "fp32"):
             return "torch"
         if weight.device.type != "cpu" or weight.dtype != torch.float32:
             if engine == "native":

@@ -220,6 +220,15 @@ class Model(nn.Module, ABC):
         """
         return None
 
+    def frame_prior(self) -> nn.Module | None:
+        """The model's frame-rate prior (an envelope variant's loudness prior), or None; ``train.parts=prior``
+        trains it alone, through ``prior_loss``."""
+        return None
+
+    def prior_loss(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """The frame-rate prior's part of the training loss alone, nats per sample (a model with a frame prior)."""
+        raise NotImplementedError(f"model '{self.name}' has no frame-rate prior")
+
     def check_fast_path(self, config: ModelConfig) -> None:
         """Refuse generation-loop settings of ``config`` (e.g. ``fast_weights``) this model cannot run."""
 

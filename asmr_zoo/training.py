@@ -472,7 +472,7 @@ def trained_parameters(model: Model, cfg: TrainConfig) -> list[nn.Parameter]:
     """The parameters ``cfg.parts`` trains: every one, or the loudness prior's alone."""
     if cfg.parts == "all":
         return list(model.parameters())
-    prior = getattr(model, "prior", None)
+    prior = model.frame_prior()
     if prior is None:
         raise UsageError("train.parts=prior trains a loudness prior: this model has none (model.envelope_levels=0)")
     return list(prior.parameters())

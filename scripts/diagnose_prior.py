@@ -43,7 +43,7 @@ def prior_tracks(model, triggers: list[str], clips: int, frames: int, seed: int)
 
     with torch.no_grad():
         for _ in range(frames):
-            next_frame(model.prior, env, pick)
+            next_frame(model.frame_prior(), env, pick)
     return torch.stack(env.track, 1)
 
 
@@ -57,9 +57,10 @@ def main() -> None:
     args = parser.parse_args()
 
     model = load(args.checkpoint).model.eval()
-    if model.prior is None or model.prior.bands == 1:
+    prior = model.frame_prior()
+    if prior is None or prior.bands == 1:
         raise SystemExit(f"{args.checkpoint} has no band prior (model.envelope_bands > 1)")
-    rate, hop, levels = model.sample_rate, model.hop, model.prior.levels
+    rate, hop, levels = model.sample_rate, model.hop, prior.levels
     rows = read_dataset(args.data)
     triggers = sorted(model.conditioner.vocabulary)
     classifier = TriggerClassifier(audio_clips([r for r in rows if r.split == "train"], rate), rate)
@@ -67,15 +68,15 @@ def main() -> None:
 
     real, real_tracks = [], []
     for i, (trigger, wav) in enumerate(audio_clips([r for r in rows if r.split == "test"], rate)):
-        track = frame_levels(torch.from_numpy(wav)[None, : frames * hop], hop, levels, model.prior.bands)[0]
+        track = frame_levels(torch.from_numpy(wav)[None, : frames * hop], hop, levels, prior.bands)[0]
         real.append((trigger, render(track, levels, hop, args.seed + i)))
         real_tracks.append((trigger, track))
     drawn = prior_tracks(model, triggers, args.clips, frames, args.seed)
     asked = [t for t in triggers for _ in range(args.clips)]
     pairs = enumerate(zip(asked, drawn, strict=True))
-    prior = [(t, render(track, levels, hop, args.seed + i)) for i, (t, track) in pairs]
+    drawn_clips = [(t, render(track, levels, hop, args.seed + i)) for i, (t, track) in pairs]
 
-    real_rec, prior_rec = recognition(classifier, real, rate), recognition(classifier, prior, rate)
+    real_rec, prior_rec = recognition(classifier, real, rate), recognition(classifier, drawn_clips, rate)
     accuracy = f"real {real_rec['accuracy']:.1%}, prior {prior_rec['accuracy']:.1%}"
     print(f"band tracks rendered as noise, recognised: {accuracy}")
     print(f"{'trigger':<20} {'real':>6} {'prior':>6}   floor share per band, real | prior")

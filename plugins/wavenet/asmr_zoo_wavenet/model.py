@@ -314,6 +314,9 @@ class WaveNet(Model):
         logits = self._sample_logits(codes[:, start : offset + crop], h, y[..., start : offset + crop])
         return EnvelopeLogits(logits[:, offset - start :], frames, levels, offset)
 
+    def frame_prior(self) -> EnvelopePrior | None:
+        return self.prior
+
     def prior_loss(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """The envelope variant's prior alone: -log p(e) of the windows' loudness, nats per sample."""
         h = self._trigger(cond, codes.shape[0])

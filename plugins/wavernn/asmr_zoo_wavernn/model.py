@@ -273,6 +273,9 @@ class WaveRNN(Model):
         slower = "training with the slower torch recurrence"
         return native_or("torch", f"train_engine={engine}", recurrence.library, slower)
 
+    def frame_prior(self) -> EnvelopePrior | None:
+        return self.prior
+
     def prior_loss(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """The envelope variant's prior alone: -log p(e) of the windows' loudness, nats per sample."""
         feats, _ = self._conditioning(cond, codes.shape[0])

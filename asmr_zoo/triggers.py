@@ -138,6 +138,7 @@ class _Word(NamedTuple):
     roles: frozenset[str] = frozenset()  # a function word's roles (see trigger_lexicon.FUNCTION_WORDS)
     thing: bool = False  # a material word naming a thing made of it ("jar"), not the material ("glass")
     brand: bool = False  # a mic named by brand or model ("Blue Yeti", "3Dio"), not by a word ("mic")
+    languages: frozenset[str] = frozenset()  # the languages whose lexicon spells a technique or material so
 
 
 _PLAIN = _Word("plain")
@@ -154,12 +155,18 @@ def _spellings(phrase: str) -> set[str]:
 
 def _entries() -> Iterator[tuple[str, _Word]]:
     """Every folded spelling of every lexicon phrase, with its meaning."""
+
+    def by_language(word: _Word, table: dict[str, dict[str, tuple[str, ...]]]) -> Iterator[tuple[_Word, tuple]]:
+        for value, phrases in table.items():
+            for language, spelled in phrases.items():
+                yield word._replace(value=value, languages=frozenset({language})), spelled
+
     tables: list[tuple[_Word, Iterable[str]]] = [
-        *((_Word("technique", t), _flat(by_language)) for t, by_language in lex.TECHNIQUE_WORDS.items()),
+        *by_language(_Word("technique"), lex.TECHNIQUE_WORDS),
         (_Word("brush", "brushing"), _flat(lex.BRUSHES)),
         (_Word("tool"), _flat(lex.TOOLS)),
-        *((_Word("material", m), _flat(by_language)) for m, by_language in lex.MATERIAL_WORDS.items()),
-        *((_Word("material", m, thing=True), _flat(by_language)) for m, by_language in lex.OBJECT_WORDS.items()),
+        *by_language(_Word("material"), lex.MATERIAL_WORDS),
+        *by_language(_Word("material", thing=True), lex.OBJECT_WORDS),
         *((_Word("material", m, brand=True), models) for m, models in lex.MIC_MODELS.items()),
         (_Word("ear"), _flat(lex.EAR_WORDS)),
         (_PLAIN, (*lex.NOT_EARS, *lex.PLAIN_PHRASES)),
@@ -226,7 +233,10 @@ def _phrase_index(materials: bool) -> dict[int, dict[tuple[str, ...], _Word]]:
     for spelling, word in _ENTRIES:
         if (word.kind == "material") == materials:
             key = tuple(_raw_tokens(spelling))
-            index.setdefault(len(key), {})[key] = word
+            known = index.setdefault(len(key), {}).get(key)
+            if known is not None and known._replace(languages=word.languages) == word:  # one meaning, more languages
+                word = word._replace(languages=known.languages | word.languages)
+            index[len(key)][key] = word
     return index
 
 
@@ -422,21 +432,25 @@ def _next(words: list[_Word], i: int, step: int) -> int | None:
     return j if 0 <= j < len(words) else None
 
 
-def _negates(negation: _Word, word: _Word) -> bool:
-    """Whether ``negation`` drops ``word``: any lexicon word, but no material after a negation that is also
-    a preposition (Portuguese "no" is "on the": "batidinhas no vidro")."""
+def _negates(negation: _Word, word: _Word, portuguese: bool) -> bool:
+    """Whether ``negation`` drops ``word``: any lexicon word; a material after a negation that is also a
+    preposition (Portuguese "no" is "on the": "batidinhas no vidro", "tapping no 3Dio") only in a label with
+    no Portuguese word, and if Portuguese does not spell the material so ("no windscreen", not "no metal")."""
     if word.kind in ("plain", "function"):
         return False
-    return not (word.kind == "material" and "on" in negation.roles)
+    if word.kind == "material" and "on" in negation.roles:
+        return not portuguese and bool(word.languages) and "pt" not in word.languages
+    return True
 
 
 def _without_negated(words: list[_Word]) -> list[_Word]:
     """``words`` less each negation and the word it negates ("no talking", "sin susurros", "トークなし")."""
+    portuguese = any("pt" in w.languages for w in words)
     dropped: set[int] = set()
     for i, word in enumerate(words):
         for role, step in (("neg", 1), ("neg_after", -1)):
             j = _next(words, i, step) if role in word.roles else None
-            if j is not None and _negates(word, words[j]):
+            if j is not None and _negates(word, words[j], portuguese):
                 dropped |= {i, j}
     return [w for i, w in enumerate(words) if i not in dropped]
 

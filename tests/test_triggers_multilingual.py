@@ -521,6 +521,39 @@ def test_labels_from_the_held_out_corpus_kinds(text: str, expected: str) -> None
     assert normalise_trigger(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # English "no" before a material Portuguese does not spell so, in a label with no Portuguese word
+        ("Mic scratching (Tascam DR-40X, no windscreen)", "scratching_mic"),
+        ("brushing (no windscreen)", "brushing"),
+        # Portuguese "no" is "on the": before a material Portuguese spells so, a brand, or in a Portuguese label
+        ("batidinhas no mic", "tapping_mic"),
+        ("Tapping no Blue Yeti", "tapping_mic"),
+        ("tapping no metal", "tapping_metal"),
+        ("massagem no mic sem espuma", "massaging_mic"),
+    ],
+)
+def test_no_is_a_negation_in_english_and_on_the_in_portuguese(text: str, expected: str) -> None:
+    assert normalise_trigger(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("나무 손잡이 브러시로 마이크 브러싱", "brushing_mic"),
+        ("木の柄のブラシでマイクをブラッシング", "brushing_mic"),
+        ("cepillando el micro con un cepillo de mango de madera", "brushing_mic"),
+        ("brosse à manche en bois sur le micro", "brushing_mic"),
+        ("escova com cabo de madeira no microfone", "brushing_mic"),
+        ("pennello con manico di legno sul microfono", "brushing_mic"),
+        ("tapping on the wooden handle", "tapping_wood"),  # tapped on, the handle is the surface
+    ],
+)
+def test_a_handle_material_is_the_tools_not_the_surface(text: str, expected: str) -> None:
+    assert normalise_trigger(text) == expected
+
+
 def test_many_labels_are_fast() -> None:
     """Indexes are built at import and corrections are cached: a label costs microseconds."""
     labels = [text for _, text, _ in CASES] * 20

@@ -51,6 +51,28 @@ def generate_clips(
     return list(zip(asked, wav.float().numpy(), strict=True))
 
 
+def check_generation(clips: int, seconds: float, triggers: int = 1) -> None:
+    """One line if ``clips`` clips of ``seconds`` for each of ``triggers`` triggers is no generation to score."""
+    from asmr_zoo.api import MAX_BATCH, MAX_SECONDS
+    from asmr_zoo.generation_metrics import FEATURE_RATE, N_FFT
+
+    if not math.isfinite(seconds) or not 0 < seconds <= MAX_SECONDS:
+        raise UsageError(f"--seconds must be a positive number of at most {MAX_SECONDS:g}, got {seconds}")
+    if clips < 0:
+        raise UsageError(f"--clips must be >= 0 (0 skips the generation metrics), got {clips}")
+    shortest = N_FFT / FEATURE_RATE
+    if clips and seconds < shortest:  # the metrics' real clips are cut to this length: 1-sample pieces by the 100,000
+        raise UsageError(
+            f"--seconds {seconds:g} is shorter than one {1000 * shortest:g} ms frame of the generation metrics: "
+            f"use at least {shortest:g}, or --clips 0"
+        )
+    if clips * triggers > MAX_BATCH:
+        raise UsageError(
+            f"--clips {clips} for each of {triggers} triggers makes {clips * triggers} clips in one "
+            f"batch, more than {MAX_BATCH}: lower --clips to at most {MAX_BATCH // triggers}"
+        )
+
+
 def evaluate(
     model: Model,
     data_dir: Path,
@@ -63,32 +85,17 @@ def evaluate(
     """Score ``model`` on the held-out videos of ``data_dir`` (see ``asmr-zoo eval --help``): held-out NLL,
     and, unless ``clips`` is 0, the generation metrics of ``clips`` generated clips of ``seconds`` per trigger."""
     from asmr_zoo import generation_metrics
-    from asmr_zoo.api import MAX_BATCH, MAX_SECONDS
     from asmr_zoo.dataset import read_dataset
     from asmr_zoo.training import bits_per_sample, held_out_windows, load_clips, unigram_bits
 
-    if not math.isfinite(seconds) or not 0 < seconds <= MAX_SECONDS:
-        raise UsageError(f"--seconds must be a positive number of at most {MAX_SECONDS:g}, got {seconds}")
-    if clips < 0:
-        raise UsageError(f"--clips must be >= 0 (0 skips the generation metrics), got {clips}")
-    shortest = generation_metrics.N_FFT / generation_metrics.FEATURE_RATE
-    if clips and seconds < shortest:  # the metrics' real clips are cut to this length: 1-sample pieces by the 100,000
-        raise UsageError(
-            f"--seconds {seconds:g} is shorter than one {1000 * shortest:g} ms frame of the generation metrics: "
-            f"use at least {shortest:g}, or --clips 0"
-        )
+    check_generation(clips, seconds)
     rows = read_dataset(data_dir)
     vocabulary = list(model.conditioner.vocabulary)
     wanted = set(triggers or vocabulary or {r.trigger for r in rows})
     test_rows = [r for r in rows if r.split == "test" and r.trigger in wanted]
     if not test_rows:
         raise DataError(f"{data_dir} has no held-out (test) rows for {', '.join(sorted(wanted))}")
-    triggers_scored = len({r.trigger for r in test_rows})
-    if clips * triggers_scored > MAX_BATCH:
-        raise UsageError(
-            f"--clips {clips} for each of {triggers_scored} triggers makes {clips * triggers_scored} clips in one "
-            f"batch, more than {MAX_BATCH}: lower --clips to at most {MAX_BATCH // triggers_scored}"
-        )
+    check_generation(clips, seconds, len({r.trigger for r in test_rows}))
     train_rows = [r for r in rows if r.split == "train" and r.trigger in wanted]
     test_clips = load_clips(test_rows, model.codec, model.sample_rate)
     train_clips = load_clips(train_rows, model.codec, model.sample_rate) or test_clips

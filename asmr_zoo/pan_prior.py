@@ -124,10 +124,11 @@ class PanPrior(nn.Module):
         levels = torch.stack(drawn, 1) if drawn else torch.zeros(batch, 0, dtype=torch.long)
         return level_db(levels.numpy())
 
-    def pan(self, mono: np.ndarray, rate: int, trigger: str, seed: int | None = 0) -> np.ndarray:
-        """``(samples,)`` mono -> ``(2, samples)`` placed along a trajectory drawn for ``trigger``."""
+    def pan(self, mono: np.ndarray, rate: int, trigger: str, seed: int | None = 0) -> tuple[np.ndarray, float]:
+        """``(samples,)`` mono -> ``(2, samples)`` placed along a trajectory drawn for ``trigger``, brought
+        under -1 dBFS if the placing made it louder (:func:`limit_peak`); also that gain in dB (0: none)."""
         frames = int(np.ceil(len(mono) / (FRAME_SECONDS * rate)))
-        return render(mono, rate, self.sample(trigger, frames, seed=seed)[0])
+        return limit_peak(render(mono, rate, self.sample(trigger, frames, seed=seed)[0]))
 
 
 def save_pan_prior(path: Path, prior: PanPrior, extra: dict[str, str] | None = None) -> str:

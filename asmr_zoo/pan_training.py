@@ -1,23 +1,26 @@
 """Train and evaluate the stereo pan prior of :mod:`asmr_zoo.pan_prior` on a data set's stereo clips.
 
-Evaluation: each held-out stereo clip's mid (L + R)/2 is placed three ways, along a trajectory the prior draws
-for the clip's trigger, as dual mono, and at one random constant pan (ILD uniform in +-30 dB, seeded); per
-trigger, the frames of each set are compared with the real clips' frames statistic by statistic
-(:func:`asmr_zoo.spatial.set_distances`: 1-D Wasserstein distance and KS statistic). Lower is closer to the
-recordings. Free-running stereo has no paired ground truth, so only set-level distances are meaningful.
+Evaluation: mono mids are placed three ways, along a trajectory the prior draws for the clip's trigger (as
+`asmr-zoo run --channels 2` does), as dual mono, and at one random constant pan (ILD uniform in +-30 dB,
+seeded); per trigger, the frames of each set are compared with the real held-out stereo clips' frames
+statistic by statistic (:func:`asmr_zoo.spatial.set_distances`: 1-D Wasserstein distance and KS statistic).
+Lower is closer to the recordings. The mids are the held-out clips' own (L + R)/2, which isolates the prior,
+or clips a generator made, which measures what a user gets. Free-running stereo has no paired ground truth,
+so only set-level distances are meaningful.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from asmr_zoo.errors import DataError
+from asmr_zoo.errors import DataError, UsageError
 from asmr_zoo.pan_prior import (
     ILD_LIMIT_DB,
     PanPrior,
@@ -77,9 +80,17 @@ def train_pan_prior(
     return prior.eval(), step
 
 
-def evaluate_pan_prior(prior: PanPrior, data: Path, seed: int = 0, progress: Progress | None = None) -> dict[str, Any]:
-    """Set-level spatial distances from the real held-out stereo, per trigger the prior knows, for the prior
-    and the two baselines (module docstring); ``mean`` averages each statistic's Wasserstein over triggers."""
+def evaluate_pan_prior(
+    prior: PanPrior,
+    data: Path,
+    seed: int = 0,
+    progress: Progress | None = None,
+    mids: Sequence[tuple[str, np.ndarray]] | None = None,
+) -> dict[str, Any]:
+    """Set-level spatial distances from the real held-out stereo, per trigger, for the prior and the two
+    baselines (module docstring). ``mids``: ``(trigger, mono at RATE)`` clips to place (default: the held-out
+    clips' own mids); triggers neither the prior nor the held-out clips have are left out. ``mean`` averages
+    each statistic's Wasserstein over triggers."""
     from asmr_zoo.spatial import Pool, analyse, set_distances
 
     test = [c for c in stereo_clips(data, RATE) if c.split == "test" and c.trigger in prior.vocabulary]
@@ -88,27 +99,59 @@ def evaluate_pan_prior(prior: PanPrior, data: Path, seed: int = 0, progress: Pro
             f"{data} has no held-out stereo clips of the prior's triggers ({', '.join(prior.vocabulary)}): "
             f"evaluate on a stereo data set with held-out videos of them"
         )
+    if mids is None:
+        mids = [(c.trigger, c.audio.mean(axis=0)) for c in test]
+    held_out = {c.trigger for c in test}
+    mids = [(t, m) for t, m in mids if t in held_out]
+    if not mids:
+        raise DataError(f"none of the mids to place is of a trigger {data} has held-out stereo clips of")
     rng = np.random.default_rng(seed)
     pools: dict[str, dict[str, Pool]] = defaultdict(lambda: {m: Pool() for m in ("real", *METHODS)})
-    for i, clip in enumerate(test):
-        mid = clip.audio.mean(axis=0)
+    for clip in test:
+        pools[clip.trigger]["real"].add(analyse(clip.audio, RATE))
+    for i, (trigger, mid) in enumerate(mids):
         placed = {
-            "pan_prior": prior.pan(mid, RATE, clip.trigger, seed=seed + i),
+            "pan_prior": prior.pan(mid, RATE, trigger, seed + i)[0],
             "dual_mono": np.stack([mid, mid]),
             "constant_pan": render(mid, RATE, np.full(1, rng.uniform(-ILD_LIMIT_DB, ILD_LIMIT_DB))),
         }
-        pools[clip.trigger]["real"].add(analyse(clip.audio, RATE))
         for method, audio in placed.items():
-            pools[clip.trigger][method].add(analyse(audio, RATE))
+            pools[trigger][method].add(analyse(audio, RATE))
         if progress:
-            progress("placing held-out mids", i + 1, len(test))
+            progress("placing mids", i + 1, len(mids))
     triggers = {}
     for trigger, pool in sorted(pools.items()):
-        real = pool["real"].result()
-        triggers[trigger] = {m: set_distances(pool[m].result(), real) for m in METHODS}
+        if trigger in {t for t, _ in mids}:
+            real = pool["real"].result()
+            triggers[trigger] = {m: set_distances(pool[m].result(), real) for m in METHODS}
     statistics = next(iter(triggers.values()))["pan_prior"].keys()
     mean = {
         m: {s: round(float(np.mean([t[m][s]["wasserstein"] for t in triggers.values()])), 4) for s in statistics}
         for m in METHODS
     }
-    return {"clips": len(test), "sample_rate": RATE, "mean": mean, "triggers": triggers}
+    return {"clips": len(mids), "real_clips": len(test), "sample_rate": RATE, "mean": mean, "triggers": triggers}
+
+
+def generated_mids(
+    generator: Path, prior: PanPrior, clips: int, seconds: float, seed: int, progress: Progress | None = None
+) -> tuple[list[tuple[str, np.ndarray]], str]:
+    """``clips`` clips of ``seconds`` per trigger both ``generator`` (a checkpoint) and the prior serve, made
+    as `asmr-zoo run` makes them and resampled to RATE; also the generator's checkpoint name."""
+    from asmr_zoo.audio import resample
+    from asmr_zoo.checkpoints import load_checkpoint, read_metadata
+    from asmr_zoo.evaluation import check_generation, generate_clips
+    from asmr_zoo.plugins import get_zoo
+
+    if clips < 1:
+        raise UsageError("--generator places generated clips: give --clips 1 or more")
+    model = load_checkpoint(generator, zoo=get_zoo())
+    served = json.loads(read_metadata(generator).get("extra.triggers", "[]")) or model.conditioner.vocabulary
+    triggers = [t for t in served if t in prior.vocabulary]
+    if not triggers:
+        raise UsageError(
+            f"{generator.name} serves {', '.join(served) or 'no named trigger'}, none of which the pan prior "
+            f"knows ({', '.join(prior.vocabulary)})"
+        )
+    check_generation(clips, seconds, len(triggers))
+    made = generate_clips(model.eval(), triggers, clips, seconds, seed, progress)
+    return [(t, resample(w[None], model.sample_rate, RATE)[0]) for t, w in made], generator.name

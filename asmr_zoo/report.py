@@ -359,13 +359,13 @@ class Site:
 
     def placed(self, wav: np.ndarray, rate: int, trigger: str) -> np.ndarray:
         """A generated mono clip as the report shows it: as is, or placed by the pan prior (seeded)."""
-        from asmr_zoo.pan_prior import limit_peak, load_pan_prior
+        from asmr_zoo.pan_prior import load_pan_prior
 
         if self.plan.pan is None:
             return wav
         if self._pan is None:
             self._pan = load_pan_prior(self.plan.pan.checked_path(), self.plan.pan.sha256)
-        return limit_peak(self._pan.pan(wav, rate, trigger, seed=self.plan.seed))[0]
+        return self._pan.pan(wav, rate, trigger, seed=self.plan.seed)[0]
 
     def real(self) -> None:
         """The first held-out clip of each row's trigger, cut to ``seconds``."""

@@ -31,15 +31,17 @@ def render(track: torch.Tensor, levels: int, hop: int, seed: int) -> np.ndarray:
     return enforce_bands(noise.clamp(-1, 1), track[None], levels, hop)[0].numpy()
 
 
-def prior_tracks(model, triggers: list[str], clips: int, frames: int, seed: int) -> torch.Tensor:
-    """The prior's free-running draws ``(len(triggers) * clips, frames, bands)``, sampled at temperature 1."""
+def prior_tracks(
+    model, triggers: list[str], clips: int, frames: int, seed: int, temperature: float = 1.0
+) -> torch.Tensor:
+    """The prior's free-running draws ``(len(triggers) * clips, frames, bands)``, sampled at ``temperature``."""
     asked = [t for t in triggers for _ in range(clips)]
     state = model.init_state(len(asked), model.conditioner.encode(asked))
     env: EnvelopeState = state.envelope
     generator = torch.Generator().manual_seed(seed)
 
     def pick(logits: torch.Tensor) -> torch.Tensor:
-        return torch.multinomial(torch.softmax(logits.float(), -1), 1, generator=generator)[:, 0]
+        return torch.multinomial(torch.softmax(logits.float() / temperature, -1), 1, generator=generator)[:, 0]
 
     with torch.no_grad():
         for _ in range(frames):
@@ -54,7 +56,10 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=8, help="prior tracks per trigger")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--temperature", type=float, default=1.0, help="the prior's sampling temperature")
     args = parser.parse_args()
+    if not 0 < args.temperature <= 10:
+        parser.error(f"--temperature must be in (0, 10], not {args.temperature}")
 
     model = load(args.checkpoint).model.eval()
     prior = model.frame_prior()
@@ -71,7 +76,7 @@ def main() -> None:
         track = frame_levels(torch.from_numpy(wav)[None, : frames * hop], hop, levels, prior.bands)[0]
         real.append((trigger, render(track, levels, hop, args.seed + i)))
         real_tracks.append((trigger, track))
-    drawn = prior_tracks(model, triggers, args.clips, frames, args.seed)
+    drawn = prior_tracks(model, triggers, args.clips, frames, args.seed, args.temperature)
     asked = [t for t in triggers for _ in range(args.clips)]
     pairs = enumerate(zip(asked, drawn, strict=True))
     drawn_clips = [(t, render(track, levels, hop, args.seed + i)) for i, (t, track) in pairs]

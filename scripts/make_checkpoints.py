@@ -361,17 +361,20 @@ def pan_metrics(report: dict) -> dict:
     }
 
 
-# the stereo models that are not generators: name -> (training command and options, registry metrics, description)
+# the stereo models that are not generators: name -> (training command and options, registry metrics,
+# description, the shipped generators whose clips `eval --generator` places as well: what `run --channels 2` gives)
 STEREO_RECIPES = {
     "upmix-mask": (  # hidden 32: on this corpus it keeps dual mono (see the README), so it need not be large
         ["train-upmix", "--steps", "1500", "--hidden", "32"],
         upmix_metrics,
         "mono-to-stereo upmixer (a complex mask on the mid's STFT) trained on the procedural corpus's stereo",
+        (),
     ),
     "pan-prior": (
         ["train-pan", "--steps", "1500"],
         pan_metrics,
         "stereo pan prior (per-trigger ILD trajectories) for `run --channels 2`, trained on the procedural corpus",
+        ("wavenet-global-bands-ss", "wavernn-concat-bands-ss"),
     ),
 }
 
@@ -381,7 +384,7 @@ def make_stereo_model(name: str, data: Path, held_out: Path, eval_only: bool) ->
     scored by `asmr-zoo eval` on the other-seed corpus's held-out videos against its baselines."""
     from asmr_zoo.registry import entry_from_checkpoint
 
-    command, metrics_of, description = STEREO_RECIPES[name]
+    command, metrics_of, description, generators = STEREO_RECIPES[name]
     out, target = WORK / f"{name}.safetensors", REPO / "checkpoints" / f"{name}.safetensors"
     training = [*command, "--threads", "1"]
     if not eval_only:
@@ -393,6 +396,10 @@ def make_stereo_model(name: str, data: Path, held_out: Path, eval_only: bool) ->
     metrics["data"] = (
         f"asmr-zoo data synth --minutes {HELD_OUT_MINUTES} --clip-seconds {CLIP_SECONDS} --seed {HELD_OUT_SEED}"
     )
+    for generator in generators:  # `eval`'s defaults: 4 clips of 10 s per trigger, seed 0
+        placing = ["--generator", str(REPO / "checkpoints" / f"{generator}.safetensors")]
+        placed = json.loads(zoo("eval", str(target), "--data", str(held_out), *placing, "--json").stdout)
+        metrics.setdefault("generated", {})[generator] = metrics_of(placed)
     return entry_from_checkpoint(
         target,
         REPO,

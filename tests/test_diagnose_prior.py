@@ -14,10 +14,13 @@ from asmr_zoo.triggers import COMMON_TRIGGERS
 REPO = Path(__file__).resolve().parents[1]
 
 
-def diagnose(checkpoint: str, data: Path) -> subprocess.CompletedProcess:
+def diagnose(checkpoint: str, data: Path, *extra: str) -> subprocess.CompletedProcess:
     args = [sys.executable, str(REPO / "scripts" / "diagnose_prior.py"), str(REPO / "checkpoints" / checkpoint)]
     return subprocess.run(
-        [*args, "--data", str(data), "--clips", "1", "--seconds", "2"], capture_output=True, text=True, timeout=600
+        [*args, "--data", str(data), "--clips", "1", "--seconds", "2", *extra],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -30,9 +33,17 @@ def data(tmp_path_factory) -> Path:
     return out
 
 
+def drawn_shares(stdout: str) -> list[str]:
+    return [line.split(" | ")[1] for line in stdout.splitlines()[2:]]
+
+
 def test_diagnose_prior_scores_real_and_drawn_band_tracks(data) -> None:
     result = diagnose("wavernn-concat-bands-long.safetensors", data)
     assert result.returncode == 0, result.stderr
+    colder = diagnose("wavernn-concat-bands-long.safetensors", data, "--temperature", "0.05")
+    assert colder.returncode == 0, colder.stderr
+    assert drawn_shares(colder.stdout) != drawn_shares(result.stdout)  # the prior's draws follow --temperature
+    assert diagnose("wavernn-concat-bands-long.safetensors", data, "--temperature", "0").returncode == 2
     lines = result.stdout.splitlines()
     assert lines[0].startswith("band tracks rendered as noise, recognised: real ")
     rows = {line.split()[0]: line for line in lines[2:]}

@@ -325,7 +325,7 @@ def _pan_prior(trigger: Any) -> Any:
     ``(mono, rate, seed) -> (stereo, gain_db)``; none registered is a one-line error naming the other ways."""
     from asmr_zoo.checkpoints import PAN_PRIOR
     from asmr_zoo.cli.stereo import registered
-    from asmr_zoo.pan_prior import limit_peak, load_pan_prior
+    from asmr_zoo.pan_prior import load_pan_prior
 
     main = max(trigger, key=trigger.__getitem__) if isinstance(trigger, dict) else trigger
     if main is None:
@@ -339,7 +339,7 @@ def _pan_prior(trigger: Any) -> Any:
             f"or `asmr-zoo upmix`"
         ) from None
     prior = load_pan_prior(path, sha256)
-    return lambda mono, rate, seed: limit_peak(prior.pan(mono, rate, main, seed))
+    return lambda mono, rate, seed: prior.pan(mono, rate, main, seed)
 
 
 @app.command("register")

@@ -245,6 +245,7 @@ TOOLS: dict[str, tuple[str, ...]] = {
         "spatula",
         "handle",
         "handles",
+        "ear pick",
     ),
     "es": (
         "peine",
@@ -312,6 +313,7 @@ TOOLS: dict[str, tuple[str, ...]] = {
         "梵天",
         "スプーン",
         "柄",
+        "耳かき棒",
         "持ち手",
     ),
     "ko": ("스틱", "막대", "젓가락", "빗", "손톱", "손가락", "펜", "연필", "면봉", "숟가락", "손잡이"),

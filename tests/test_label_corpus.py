@@ -31,6 +31,7 @@ BLIND2 = REPO / "tests" / "data" / "label_corpus_blind2"
 BLIND3 = REPO / "tests" / "data" / "label_corpus_blind3"
 BLIND4 = REPO / "tests" / "data" / "label_corpus_blind4"
 BLIND5 = REPO / "tests" / "data" / "label_corpus_blind5"
+BLIND6 = REPO / "tests" / "data" / "label_corpus_blind6"
 
 # (recall, precision) per language, as measured with the triggers.py of the same day.
 THRESHOLDS: dict[str, tuple[float, float]] = {
@@ -118,6 +119,11 @@ BLIND5_THRESHOLDS: dict[str, tuple[float, float]] = {
     "ko": (1.00, 1.00),
     "all": (1.00, 0.99),
 }
+# The seventh blind corpus, first scored at 0.98 / 0.99 (every language's recall and precision >= 0.96), then
+# chapter titles opening with their range's end ("bis 17:00 ...") and an ear pick held as a tool.
+BLIND6_THRESHOLDS: dict[str, tuple[float, float]] = {
+    lang: (1.00, 1.00) for lang in ("en", "es", "fr", "de", "pt", "it", "ja", "ko", "all")
+}
 TIMES_THRESHOLD = 1.00  # recall of the labeller's times, whatever the label: the choosing and the grammar
 
 
@@ -164,6 +170,7 @@ def test_the_corpus_is_large_and_well_formed(script: ModuleType) -> None:
         (BLIND3, BLIND3_THRESHOLDS, TIMES_THRESHOLD),
         (BLIND4, BLIND4_THRESHOLDS, TIMES_THRESHOLD),
         (BLIND5, BLIND5_THRESHOLDS, TIMES_THRESHOLD),
+        (BLIND6, BLIND6_THRESHOLDS, TIMES_THRESHOLD),
     ],
 )
 def test_corpus_figures_do_not_drop(

@@ -290,6 +290,22 @@ def test_chapters_become_marks_with_their_ends() -> None:
     assert [(s.start, s.end) for s in resolve_spans(chapter_marks(chapters), None)] == [(0, 60), (60, 300.5)]
 
 
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("bis 17:00 Schaumstoff bürsten", Mark(800.0, "Schaumstoff bürsten", 1020.0)),  # the range's end: a gap
+        ("- 16:30 brushing", Mark(800.0, "brushing", 990.0)),
+        ("até 14:50 - escovando", Mark(800.0, "escovando", 890.0)),
+        ("18:00 whispering", Mark(800.0, "whispering", 1080.0)),  # the chapter's own end
+        ("19:00 whispering", Mark(800.0, "19:00 whispering", 1080.0)),  # after the chapter: not its end
+        ("12:00 whispering", Mark(800.0, "12:00 whispering", 1080.0)),  # before the start
+        ("22:00 Uhr live", Mark(800.0, "22:00 Uhr live", 1080.0)),  # a clock time
+    ],
+)
+def test_a_chapter_title_opening_with_a_time_ends_there(title: str, expected: Mark) -> None:
+    assert chapter_marks([{"start_time": 800, "end_time": 1080, "title": title}]) == [expected]
+
+
 def test_unknown_duration_drops_only_an_open_last_span() -> None:
     spans = resolve_spans(parse_timestamps("0:00 a\n1:00 b\n2:00-2:30 c\n5:00 d"), None)
     assert [(s.start, s.end, s.label) for s in spans] == [(0, 60, "a"), (60, 120, "b"), (120, 150, "c")]

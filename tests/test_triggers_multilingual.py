@@ -548,6 +548,8 @@ def test_no_is_a_negation_in_english_and_on_the_in_portuguese(text: str, expecte
         ("escova com cabo de madeira no microfone", "brushing_mic"),
         ("pennello con manico di legno sul microfono", "brushing_mic"),
         ("tapping on the wooden handle", "tapping_wood"),  # tapped on, the handle is the surface
+        ("ブルーイエティのスクラッチ（耳かき棒で）", "scratching_mic"),  # an ear pick held, not ear cleaning
+        ("scratching the mic with an ear pick", "scratching_mic"),
     ],
 )
 def test_a_handle_material_is_the_tools_not_the_surface(text: str, expected: str) -> None:

@@ -68,6 +68,8 @@ _TOKEN_RE = re.compile(
     + _CLOCK_AFTER,
     re.IGNORECASE,
 )
+# A chapter title YouTube made from a range line starts with the range's end: "bis 17:00 Schaumstoff bürsten".
+_CHAPTER_END_RE = re.compile(r"^(?:" + _RANGE_SEP + r")?" + _TIME.format(p="b") + _RANGE_CLOSE + _CLOCK_AFTER)
 _OPEN, _CLOSE = "([（【", ")]）】"
 # Bullets, numbering, emoji and separators that surround labels but are not part of them.
 _LEAD_RE = re.compile(r"^(?:[^\w(\[（【]|[(\[]\s*[)\]]|\d{1,2}[.)](?:\s|$)|#\d+\b|\d{1,2}\s*[-–—:](?:\s|$))+")
@@ -374,8 +376,21 @@ def _under(mark: Mark, heading: tuple[str | None, str | None]) -> Mark:
     return mark
 
 
+def _chapter_end(title: str, start: float, end: float | None) -> tuple[str, float | None]:
+    """A chapter's title and end: a time opening the title ("bis 17:00 ...", "- 10:30 ...") after the start,
+    and not after the chapter's own end, is its range's end, which a gap may leave before the next chapter."""
+    match = _CHAPTER_END_RE.match(title)
+    if match is None:
+        return title, end
+    closes = _seconds(match, "b")
+    if start < closes and (end is None or closes <= end):
+        return title[match.end() :], closes
+    return title, end
+
+
 def chapter_marks(chapters: Iterable[object]) -> list[Mark]:
-    """Marks from yt-dlp's ``chapters`` (dicts: start_time, end_time, title); bad entries are skipped."""
+    """Marks from yt-dlp's ``chapters`` (dicts: start_time, end_time, title; a title opening with a time
+    after the start ends the chapter there, ``_chapter_end``); bad entries are skipped."""
     marks = []
     for chapter in chapters if isinstance(chapters, (list, tuple)) else ():
         if not isinstance(chapter, dict):
@@ -390,8 +405,9 @@ def chapter_marks(chapters: Iterable[object]) -> list[Mark]:
             end = None
         if not math.isfinite(start):  # JSON's NaN and Infinity are no times
             continue
-        end = end if end is not None and math.isfinite(end) else None
-        marks.append(Mark(start, clean_label(str(chapter.get("title") or "")), end if end and end > start else None))
+        end = end if end is not None and math.isfinite(end) and end > start else None
+        title, end = _chapter_end(str(chapter.get("title") or ""), start, end)
+        marks.append(Mark(start, clean_label(title), end))
     return marks
 
 

@@ -15,6 +15,10 @@ Prints this machine's memory bandwidth and matmul GFLOP/s, then samples/second f
 - x RT: the faster fp32 fused loop against real time at 16 kHz, per clip (int8 RT: the int8 C loop's);
 - bound: at batch 1 every step reads all weights, so bandwidth / weight bytes; at batch 32 the lower of
   that times 32 and matmul FLOP/s / (2 FLOPs per parameter per sample).
+Then one clip (batch 1) of each preset on one thread against two (the C loop's halves,
+``wavenet_run_pair``, used from ``PAIR_MIN_WEIGHTS`` weights up), fp32 and int8, each timed 5 times
+interleaved: min / median / max samples/s, x real time at 16 kHz and the two-thread / one-thread ratio of
+the medians. Two threads need two free cores.
 The full run adds a bf16 copy of the `paper` preset (half the weight bytes). Caveats: this VM reports a
 300 MiB L3, so the `paper` fp32 weights (292 MB) nearly fit in cache and bf16 ones do, and a step can beat
 the DRAM bound; on a machine shared with other jobs the numbers are noisy (the load average is printed),
@@ -33,6 +37,7 @@ import torch
 from asmr_zoo.factory import build_model
 from asmr_zoo.interfaces import SamplingPolicy
 from asmr_zoo.sampling import pick_with_policy
+from asmr_zoo_wavenet import native
 from asmr_zoo_wavenet.model import WaveNet, generate_naive
 from asmr_zoo_wavenet.native import NativeRun
 
@@ -102,6 +107,47 @@ def measure(model: WaveNet, batch: int, steps: dict[str, int], budget: float) ->
     return result
 
 
+def one_clip_on_two_threads(repeats: int, steps: int) -> None:
+    """The table of one clip on one and two threads (module docstring); every preset is split here, whatever
+    ``PAIR_MIN_WEIGHTS`` says, to show what the split costs or gains."""
+    print("\none clip on 1 and 2 threads of the C loop, samples/second (min / median / max of the interleaved runs)")
+    header = f"{'preset':<7}{'weights':<8}{'1 thread':>27}{'2 threads':>27}{'x RT 1':>9}{'x RT 2':>9}{'2/1':>6}"
+    print(header)
+    print("-" * len(header))
+    policy = SamplingPolicy(generator=torch.Generator().manual_seed(0))
+    least, native.PAIR_MIN_WEIGHTS = native.PAIR_MIN_WEIGHTS, 0
+    try:
+        for preset, n in (("demo", steps), ("small", steps), ("paper", max(20, steps // 200))):
+            model = build_model("wavenet", "global", TRIGGERS, preset=preset).eval()
+            runs = {}
+            for weights in ("fp32", "int8"):
+                model.config.fast_weights = weights
+                for threads in (1, 2):
+                    runs[weights, threads] = NativeRun(model, model.init_state(1, torch.tensor([0])), threads)
+            rates: dict[tuple[str, int], list[float]] = {key: [] for key in runs}
+            codes = torch.full((1,), model.codec.silence[0])
+            with torch.inference_mode():
+                for run in runs.values():
+                    run.run(codes, max(1, n // 4), policy)  # warm up
+                for _ in range(repeats):
+                    for key, run in runs.items():
+                        begin = time.perf_counter()
+                        run.run(codes, n, policy)
+                        rates[key].append(n / (time.perf_counter() - begin))
+            for weights in ("fp32", "int8"):
+                one, two = (sorted(rates[weights, t]) for t in (1, 2))
+                mid = [r[len(r) // 2] for r in (one, two)]
+                cells = [" / ".join(f"{v:,.0f}" if v >= 100 else f"{v:.1f}" for v in (r[0], mid[k], r[-1]))
+                         for k, r in enumerate((one, two))]  # fmt: skip
+                print(
+                    f"{preset:<7}{weights:<8}{cells[0]:>27}{cells[1]:>27}{mid[0] / 16000:>8.3g}x"
+                    f"{mid[1] / 16000:>8.3g}x{mid[1] / mid[0]:>6.2f}",
+                    flush=True,
+                )
+    finally:
+        native.PAIR_MIN_WEIGHTS = least
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps, no naive run of the paper preset")
@@ -163,6 +209,7 @@ def main() -> None:
             f"{bound:>9.1f}{best / bound:>11.0%}",
             flush=True,
         )
+    one_clip_on_two_threads(5, 8000 if q else 32000)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from asmr_zoo.interfaces import SamplingPolicy
 from asmr_zoo.plugins import get_zoo
 from asmr_zoo.sampling import filter_logits
 from asmr_zoo_wavenet import model as wavenet_model
+from asmr_zoo_wavenet import native
 from asmr_zoo_wavenet.model import NATIVE_BATCH
 from asmr_zoo_wavenet.native import NativeRun, quantize_columns
 
@@ -48,12 +49,16 @@ def torch_logits_along(model, codes: torch.Tensor, cond) -> torch.Tensor:
 
 
 @torch.no_grad()
-def native_sampled(model, batch: int, steps: int, cond) -> tuple[torch.Tensor, torch.Tensor]:
-    """Codes ``(B, steps)`` the C loop draws (temperature 1, seeded) and its logits ``(B, steps, 256)``."""
-    run = NativeRun(model, model.init_state(batch, cond))
+def native_sampled(model, batch: int, steps: int, cond, threads: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Codes ``(B, steps)`` the C loop draws (temperature 1, seeded) and its logits ``(B, steps, 256)``; in
+    two calls, so that the state carried between calls is tested too."""
+    run = NativeRun(model, model.init_state(batch, cond), threads)
     logits = torch.empty(batch, steps, 256)
     policy = SamplingPolicy(generator=torch.Generator().manual_seed(1))
-    codes = run.run(torch.full((batch,), model.silence_code), steps, policy, logits)
+    first = run.run(torch.full((batch,), model.silence_code), steps // 2, policy, logits[:, : steps // 2])
+    rest = torch.empty(batch, steps - steps // 2, 256)
+    codes = torch.cat([first, run.run(first[:, -1], steps - steps // 2, policy, rest)], 1)
+    logits[:, steps // 2 :] = rest
     return codes, logits
 
 
@@ -92,6 +97,47 @@ def test_native_generation_equals_torch_on_shipped_weights(name):
     if model.prior is None:  # the logits along a sampled trajectory
         codes, logits = native_sampled(model, 2, 2000, cond)
         assert (logits - torch_logits_along(model, codes, cond)).abs().max() < 1e-3
+
+
+@pytest.mark.parametrize("sizes", [{}, {"dilation_channels": 7, "end_channels": 9}])
+def test_two_threads_on_one_clip_compute_the_torch_loop(sizes, monkeypatch):
+    """One clip split over two threads (halves of every block's units, odd sizes cut unevenly): the logits
+    along its own samples are the torch loop's; two clips on two threads are exactly one thread's."""
+    monkeypatch.setattr(native, "PAIR_MIN_WEIGHTS", 0)  # the tiny model too
+    model = tiny("global", **sizes)
+    assert len(NativeRun(model, model.init_state(1, cond_for(model, 1)), 2).nets) == 2
+    steps = 3 * model.receptive_field + 5
+    cond = cond_for(model, 1)
+    codes, logits = native_sampled(model, 1, steps, cond, threads=2)
+    assert len(codes.unique()) > 50
+    assert (logits - torch_logits_along(model, codes, cond)).abs().max() < 1e-4
+    cond = cond_for(model, 2)
+    one, two = native_sampled(model, 2, 300, cond), native_sampled(model, 2, 300, cond, threads=2)
+    assert torch.equal(one[0], two[0]) and torch.equal(one[1], two[1])
+
+
+@pytest.mark.parametrize("weights", ["fp32", "int8"])
+def test_two_threads_on_shipped_weights(weights, monkeypatch):
+    """wavenet-global-bands-ss through generate_fast with torch at two threads: fp32 greedy generation is
+    the torch loop's, its prior's frames included; int8's logits stay within the one-thread KL bound."""
+    model = load_checkpoint(CHECKPOINTS / "wavenet-global-bands-ss.safetensors", zoo=get_zoo())
+    cond = cond_for(model, 1)
+    assert len(NativeRun(model, model.init_state(1, cond), 2).nets) == 1  # demo-sized: whole by default
+    monkeypatch.setattr(native, "PAIR_MIN_WEIGHTS", 0)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)  # what run_native reads; torch's own stay at 1
+    if weights == "fp32":
+        results = []
+        with torch.no_grad():
+            for engine in ("torch", "native"):
+                model.config.fast_engine = engine
+                results.append(model.generate_fast(1500, model.init_state(1, cond), SamplingPolicy(greedy=True)))
+        assert torch.equal(results[0], results[1])
+        return
+    wavenet = load_checkpoint(CHECKPOINTS / "wavenet-global.safetensors", zoo=get_zoo())
+    wavenet.config.fast_weights = "int8"
+    codes, logits = native_sampled(wavenet, 1, 3000, cond, threads=2)
+    reference = torch_logits_along(wavenet, codes, cond)
+    assert (logits - reference).abs().max() > 1e-3 and mean_kl(reference, logits) < 1e-3
 
 
 def mean_kl(p_logits: torch.Tensor, q_logits: torch.Tensor) -> float:

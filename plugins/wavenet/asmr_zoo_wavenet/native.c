@@ -14,9 +14,19 @@
    With int8 weights (fast_weights=int8) each matrix's columns are quantised symmetrically, one scale per
    column (an output unit); the inputs stay float32, each weight is widened to float in registers and the
    column's sum is scaled once at the end. A quarter of the bytes: the small preset's weights (2.8 MB as
-   fp32) then fit in a 1 MB L2 instead of streaming from L3 every sample. */
+   fp32) then fit in a 1 MB L2 instead of streaming from L3 every sample.
+
+   With two threads, clips are shared out between them; one clip (batch 1) is split in two halves
+   (wavenet_run_pair): each thread owns half of every block's filter and gate units (so z's half is its
+   own), and the rows of the skip and residual matrices that read that half, whose partial sums the two
+   add after a spin barrier (one per block); of the end convolutions, each takes half of end1's channels
+   and the rows of end2 that read them, and the logits' two partial sums meet once more. Both threads keep
+   identical copies of x and draw the same code from the same logits. */
 
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,14 +186,175 @@ static int run_clip(const Net *net, const Policy *policy, int32_t steps, Clip *c
     return 0;
 }
 
-/* Generates `steps` samples for each of `batch` clips. Returns 0, or -1 when memory could not be had. */
-int wavenet_run(const Net *net, int32_t batch, int32_t steps, float inv_temp, int32_t top_k, float top_p,
-                int32_t greedy, Clip *clips) {
-    Policy policy = {inv_temp, top_k, top_p, greedy};
+typedef struct {
+    const Net *net;
+    const Policy *policy;
+    int32_t steps;
+    Clip *clips;
+    int first, last, failed; /* clips [first, last) */
+} Worker;
+
+static void *work(void *arg) {
+    Worker *w = arg;
+    const Net *net = w->net;
     long size = 3L * net->R + net->ctx + 3L * net->D + net->S + net->E + 3 + PICK_CLASSES;
     float *scratch = malloc(sizeof(float) * (size_t)size);
-    if (!scratch) return -1;
-    for (int i = 0; i < batch; i++) run_clip(net, &policy, steps, &clips[i], scratch);
+    if (!scratch) {
+        w->failed = 1;
+        return NULL;
+    }
+    for (int i = w->first; i < w->last; i++) run_clip(net, w->policy, w->steps, &w->clips[i], scratch);
     free(scratch);
-    return 0;
+    return NULL;
+}
+
+/* Generates `steps` samples for each of `batch` clips, shared out over up to `threads` threads. Returns 0,
+   or -1 when memory could not be had. */
+int wavenet_run(const Net *net, int32_t batch, int32_t steps, int32_t threads, float inv_temp, int32_t top_k,
+                float top_p, int32_t greedy, Clip *clips) {
+    Policy policy = {inv_temp, top_k, top_p, greedy};
+    if (threads > batch) threads = batch;
+    if (threads > 64) threads = 64;
+    if (threads < 1) threads = 1;
+    Worker workers[64];
+    pthread_t ids[64];
+    int started[64] = {0}, failed = 0;
+    for (int i = 0; i < threads; i++)
+        workers[i] = (Worker){net, &policy, steps, clips, batch * i / threads, batch * (i + 1) / threads, 0};
+    for (int i = 1; i < threads; i++) started[i] = pthread_create(&ids[i], NULL, work, &workers[i]) == 0;
+    work(&workers[0]);
+    for (int i = 1; i < threads; i++) {
+        if (started[i]) pthread_join(ids[i], NULL);
+        else work(&workers[i]); /* no thread to be had: do its clips here */
+    }
+    for (int i = 0; i < threads; i++) failed |= workers[i].failed;
+    return failed ? -1 : 0;
+}
+
+/* The two halves' meeting point: a step counter each, on its own cache line, and the sums they exchange. */
+typedef struct {
+    _Alignas(64) atomic_long ticks[2][8]; /* ticks[k][0]: how many meetings half k has come to */
+    float *res;                           /* (2 parities of the block, 2 halves, R): residual partial sums */
+    float *skip;                          /* (2 halves, S): each half's skip partial sums */
+    float *logits;                        /* (2 halves, PICK_CLASSES): each half's logit partial sums */
+} Shared;
+
+/* Wait for the other half: say this half has come to meeting `count`, then wait until the other has. Spins
+   (the wait is under a microsecond when both cores are free), yielding the core after a while so that a
+   busy machine slows the loop down rather than stalling it. */
+static void meet(Shared *sh, int half, long *count) {
+    const long now = ++*count;
+    atomic_store_explicit(&sh->ticks[half][0], now, memory_order_release);
+    for (long spins = 0; atomic_load_explicit(&sh->ticks[1 - half][0], memory_order_acquire) < now; spins++) {
+#ifdef __AVX2__
+        _mm_pause();
+#endif
+        if (spins > 20000) sched_yield();
+    }
+}
+
+typedef struct {
+    const Net *net; /* this half */
+    int half;
+    Shared *shared;
+    const Policy *policy;
+    int32_t steps;
+    Clip *clip;
+    float *buf;     /* its own x, input tap, row, fg, z, skip, hidden and logits */
+    int32_t *heads; /* (blocks) its own copy of the ring heads */
+} Half;
+
+/* One half of one clip's loop (the scheme in the header comment). Half 0 writes the clip's ring buffers,
+   codes, logits and state; both keep their own x, input tap and ring heads, identical by construction. */
+static void *run_half(void *arg) {
+    Half *hf = arg;
+    const Net *net = hf->net;
+    Shared *sh = hf->shared;
+    Clip *clip = hf->clip;
+    const int R = net->R, D = net->D, S = net->S, E = net->E, ctx = net->ctx, t = hf->half;
+    float *x = hf->buf, *past = x + R, *row = past + R, *fg = row + 2 * R + ctx, *z = fg + 2 * D, *skip = z + D + 1;
+    float *hidden = skip + S + 1, *logits = hidden + E + 1;
+    float *mine = sh->skip + (long)t * S, *part = sh->logits + (long)t * PICK_CLASSES;
+    int32_t *heads = hf->heads;
+    memcpy(past, clip->input_past, sizeof(float) * R);
+    memcpy(heads, clip->heads, sizeof(int32_t) * net->blocks);
+    z[D] = skip[S] = hidden[E] = 1.0f; /* half 1's bias rows are zeros: each bias is added once */
+    long met = 0;
+    int64_t code = clip->code;
+    for (int32_t step = 0; step < hf->steps; step++) {
+        const float *tap_now = net->table + ((long)PICK_CLASSES + code) * R;
+        for (int i = 0; i < R; i++) x[i] = past[i] + tap_now[i] + net->input_bias[i];
+        memcpy(past, net->table + (long)code * R, sizeof(float) * R);
+        memset(mine, 0, sizeof(float) * S);
+        float *queue = clip->queues;
+        for (int b = 0; b < net->blocks; b++) {
+            const int d = net->dilation[b], more = b + 1 < net->blocks;
+            float *oldest = queue + (long)heads[b] * R, *sums = sh->res + (long)(b & 1) * 2 * R;
+            memcpy(row, oldest, sizeof(float) * R);
+            memcpy(row + R, x, sizeof(float) * R);
+            memcpy(row + 2 * R, clip->context, sizeof(float) * ctx);
+            heads[b] = (heads[b] + 1) % d;
+            matvec(row, 2 * R + ctx, &net->fg, (long)b * (2 * R + ctx) * 2 * D, (long)b * 2 * D, 2 * D, fg, 0);
+#pragma omp simd
+            for (int j = 0; j < D; j++) z[j] = tanh_approx(fg[j]) * sigmoid(fg[D + j]); /* eq. 5 */
+            matvec(z, D + 1, &net->skip, (long)b * (D + 1) * S, (long)b * S, S, mine, 1);
+            if (more) matvec(z, D + 1, &net->res, (long)b * (D + 1) * R, (long)b * R, R, sums + (long)t * R, 0);
+            meet(sh, t, &met);
+            if (t == 0) memcpy(oldest, row + R, sizeof(float) * R); /* x_t replaces x_{t-d} in the ring */
+            if (more)
+                for (int i = 0; i < R; i++) x[i] += sums[i] + sums[R + i];
+            queue += (long)d * R;
+        }
+        for (int j = 0; j < S; j++) {
+            const float sum = sh->skip[j] + sh->skip[S + j];
+            skip[j] = sum > 0.0f ? sum : 0.0f;
+        }
+        matvec(skip, S + 1, &net->end1, 0, 0, E, hidden, 0); /* this half's end channels */
+        for (int j = 0; j < E; j++) hidden[j] = hidden[j] > 0.0f ? hidden[j] : 0.0f;
+        matvec(hidden, E + 1, &net->end2, 0, 0, PICK_CLASSES, part, 0); /* and the logits' share they make */
+        meet(sh, t, &met);
+        for (int j = 0; j < PICK_CLASSES; j++) logits[j] = sh->logits[j] + sh->logits[PICK_CLASSES + j];
+        code = pick_class(hf->policy, logits, clip->uniforms ? clip->uniforms[step] : 0.0f);
+        if (t == 0) {
+            if (clip->logits) memcpy(clip->logits + (long)step * PICK_CLASSES, logits, sizeof(float) * PICK_CLASSES);
+            clip->codes[step] = code;
+        }
+    }
+    if (t == 0) {
+        memcpy(clip->input_past, past, sizeof(float) * R);
+        memcpy(clip->heads, heads, sizeof(int32_t) * net->blocks);
+        clip->code = code;
+    }
+    return NULL;
+}
+
+/* One clip's `steps` samples on two threads, `halves` splitting the net (native.py's halves). Returns 0, 1
+   when no second thread could be had (nothing was done), or -1 when memory could not be had. */
+int wavenet_run_pair(const Net *halves, int32_t steps, float inv_temp, int32_t top_k, float top_p, int32_t greedy,
+                     Clip *clip) {
+    Policy policy = {inv_temp, top_k, top_p, greedy};
+    const Net *net = &halves[0];
+    const long own = 4L * net->R + net->ctx + 3L * net->D + net->S + net->E + 3 + PICK_CLASSES;
+    const long shared = 4L * net->R + 2L * net->S + 2L * PICK_CLASSES;
+    float *sums = malloc(sizeof(float) * (size_t)(shared + 2 * own));
+    int32_t *heads = malloc(sizeof(int32_t) * 2 * (size_t)net->blocks);
+    if (!sums || !heads) {
+        free(sums), free(heads);
+        return -1;
+    }
+    static Shared zero;
+    Shared sh = zero;
+    sh.res = sums, sh.skip = sums + 4L * net->R, sh.logits = sh.skip + 2L * net->S;
+    Half parts[2];
+    for (int t = 0; t < 2; t++)
+        parts[t] = (Half){&halves[t], t, &sh, &policy, steps, clip, sums + shared + t * own, heads + t * net->blocks};
+    pthread_t id;
+    int status = 0;
+    if (pthread_create(&id, NULL, run_half, &parts[1]) != 0) status = 1;
+    else {
+        run_half(&parts[0]);
+        pthread_join(id, NULL);
+    }
+    free(sums), free(heads);
+    return status;
 }

@@ -28,6 +28,10 @@ _PTR = ctypes.c_void_p
 
 
 MATRICES = ("fg", "res", "skip", "end1", "end2")
+# One clip goes on two threads only with this many weights or more: the small preset (0.7 M) runs 1.1-1.3x
+# faster so and the paper preset 1.6-1.7x, while the demo preset's (0.1 M) microseconds per sample are
+# fewer than its meetings cost (0.85x; benchmarks/bench_wavenet.py).
+PAIR_MIN_WEIGHTS = 300_000
 
 
 class Weights(ctypes.Structure):
@@ -56,17 +60,12 @@ class Clip(ctypes.Structure):
 
 
 def _declare(lib: ctypes.CDLL) -> None:
-    lib.wavenet_run.argtypes = [
-        ctypes.POINTER(Net),
-        ctypes.c_int32,
-        ctypes.c_int32,
-        ctypes.c_float,
-        ctypes.c_int32,
-        ctypes.c_float,
-        ctypes.c_int32,
-        ctypes.POINTER(Clip),
-    ]
+    policy = [ctypes.c_float, ctypes.c_int32, ctypes.c_float, ctypes.c_int32]  # 1/temperature, top-k, top-p, greedy
+    lib.wavenet_run.argtypes = [ctypes.POINTER(Net), ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, *policy]
+    lib.wavenet_run.argtypes.append(ctypes.POINTER(Clip))
     lib.wavenet_run.restype = ctypes.c_int
+    lib.wavenet_run_pair.argtypes = [ctypes.POINTER(Net), ctypes.c_int32, *policy, ctypes.POINTER(Clip)]
+    lib.wavenet_run_pair.restype = ctypes.c_int
 
 
 library = Loader(SOURCE, "wavenet", "C generation loop", _declare)
@@ -106,13 +105,45 @@ def pack(matrices: list[torch.Tensor], weights: str) -> dict[str, torch.Tensor]:
     return {"q": torch.cat([panels(q) for q, _ in quantized]), "scale": torch.cat([s for _, s in quantized])}
 
 
-class NativeRun:
-    """One generation's packed weights and per-clip ring buffers, from a fresh ``WaveNetState``."""
+def _rows(matrix: torch.Tensor, units: slice, d: int, bias: bool) -> torch.Tensor:
+    """The rows of a ``(d + 1, n)`` matrix that read ``units`` of z, and its bias row (zeros without ``bias``)."""
+    last = matrix[d:]
+    return torch.cat([matrix[units], last if bias else torch.zeros_like(last)])
 
-    def __init__(self, model: Any, state: Any) -> None:
+
+def halves(matrices: dict[str, list[torch.Tensor]], d: int, e: int) -> list[dict[str, list[torch.Tensor]]]:
+    """The matrices split for two threads on one clip (native.c's wavenet_run_pair): half k takes its share
+    of each block's filter and gate units (fg's columns) and the skip and residual rows that read them, its
+    share of end1's channels and the end2 rows that read them; half 1's bias rows are zeros, so each bias is
+    added once."""
+    out = []
+    for k, (units, ends) in enumerate(zip(_shares(d), _shares(e), strict=True)):
+        gates = slice(d + units.start, d + units.stop)
+        out.append({
+            "fg": [torch.cat([m[:, units], m[:, gates]], dim=1) for m in matrices["fg"]],
+            "res": [_rows(m, units, d, k == 0) for m in matrices["res"]],
+            "skip": [_rows(m, units, d, k == 0) for m in matrices["skip"]],
+            "end1": [m[:, ends] for m in matrices["end1"]],
+            "end2": [_rows(m, ends, e, k == 0) for m in matrices["end2"]],
+        })  # fmt: skip
+    return out
+
+
+def _shares(n: int) -> tuple[slice, slice]:
+    """``n`` units cut in two halves."""
+    return slice(0, (n + 1) // 2), slice((n + 1) // 2, n)
+
+
+class NativeRun:
+    """One generation's packed weights and per-clip ring buffers, from a fresh ``WaveNetState``; with
+    ``threads`` > 1, clips are shared out over threads, and one clip of a model with ``PAIR_MIN_WEIGHTS``
+    weights or more is split over two (``halves``)."""
+
+    def __init__(self, model: Any, state: Any, threads: int = 1) -> None:
         self.lib = library()
         blocks = state.blocks
-        r, d = model.config.residual_channels, model.config.dilation_channels
+        cfg = model.config
+        r, d, e = cfg.residual_channels, cfg.dilation_channels, cfg.end_channels
         dilations = [block.dilation for block in model.blocks]
         zeros = torch.zeros(d + 1, r)
         matrices = {
@@ -127,15 +158,23 @@ class NativeRun:
             "table": state.input_table.float().contiguous(),
             "input_bias": state.input_bias.detach().float().contiguous(),
         }
-        stacks = {name: pack(matrices[name], model.config.fast_weights) for name in MATRICES}
-        self.keep.update({f"{name}.{part}": t for name, stack in stacks.items() for part, t in stack.items()})
-        self.net = Net(
-            len(blocks), r, d, model.config.skip_channels, model.config.end_channels, state.context.shape[1],
-            *[self.keep[name].data_ptr() for name in ("dilation", "table", "input_bias")],
-            *[Weights(*[stack[part].data_ptr() if part in stack else None for part in ("w", "q", "scale")])
-              for stack in (stacks[name] for name in MATRICES)],
-        )  # fmt: skip
         batch = state.context.shape[0]
+        self.threads = threads
+        weights = sum(m.numel() for stack in matrices.values() for m in stack)
+        paired = threads > 1 and batch == 1 and d > 1 and e > 1 and weights >= PAIR_MIN_WEIGHTS
+        parts = halves(matrices, d, e) if paired else [matrices]
+        nets = []
+        for k, part in enumerate(parts):
+            stacks = {name: pack(part[name], cfg.fast_weights) for name in MATRICES}
+            self.keep.update({f"{k}.{name}.{p}": t for name, stack in stacks.items() for p, t in stack.items()})
+            units, end = part["fg"][0].shape[1] // 2, part["end1"][0].shape[1]
+            nets.append(Net(
+                len(blocks), r, units, cfg.skip_channels, end, state.context.shape[1],
+                *[self.keep[name].data_ptr() for name in ("dilation", "table", "input_bias")],
+                *[Weights(*[stack[p].data_ptr() if p in stack else None for p in ("w", "q", "scale")])
+                  for stack in (stacks[name] for name in MATRICES)],
+            ))  # fmt: skip
+        self.nets = (Net * len(nets))(*nets)
         self.context = state.context  # (B, ctx): the envelope's y is written into it between calls
         self.queues = torch.zeros(batch, sum(dilations) * r)
         self.heads = torch.zeros(batch, len(blocks), dtype=torch.int32)
@@ -161,12 +200,13 @@ class NativeRun:
                 out[i].data_ptr(),
                 None if logits is None else logits[i].data_ptr(),
             )
-        temperature = max(policy.temperature, 1e-6)
-        if self.lib.wavenet_run(
-            ctypes.byref(self.net), batch, steps, 1.0 / temperature, policy.top_k, policy.top_p, int(policy.greedy),
-            clips,
-        ):  # fmt: skip
-            raise MemoryError("the C generation loop could not allocate its buffers")
+        drawing = (1.0 / max(policy.temperature, 1e-6), policy.top_k, policy.top_p, int(policy.greedy))
+        if len(self.nets) == 2:
+            status = self.lib.wavenet_run_pair(self.nets, steps, *drawing, clips)
+        else:
+            status = self.lib.wavenet_run(self.nets, batch, steps, self.threads, *drawing, clips)
+        if status:
+            raise MemoryError("the C generation loop could not allocate its buffers or start its threads")
         return out
 
 
@@ -178,7 +218,7 @@ def run_native(
     progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Codes ``(B, num_samples, 1)`` from silence, with the envelope prior stepped in torch once per frame."""
-    run = NativeRun(model, state)
+    run = NativeRun(model, state, torch.get_num_threads())
     batch = state.context.shape[0]
     out = torch.empty(batch, num_samples, 1, dtype=torch.long)
     code = torch.full((batch,), model.silence_code, dtype=torch.long)

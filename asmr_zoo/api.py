@@ -194,9 +194,17 @@ def load(id_or_path: str | Path, zoo: Any = None) -> Generator:
     return Generator.from_entry(load_registry(zoo).get(str(id_or_path)), zoo)
 
 
-def resolve(model: str, conditioner: str, trigger: Trigger | None, zoo: Any = None, note: Note | None = None) -> tuple:
-    """The registry's pick for (model, conditioner, trigger): ``(entry, trigger)``, the trigger normalised.
-    A blend takes the checkpoint picked for its heaviest trigger, which must serve every trigger in it."""
+def resolve(
+    model: str,
+    conditioner: str,
+    trigger: Trigger | None,
+    zoo: Any = None,
+    note: Note | None = None,
+    channels: int = 1,
+) -> tuple:
+    """The registry's pick for (model, conditioner, trigger): ``(entry, trigger)``, the trigger normalised;
+    ``channels`` 2: a stereo variant. A blend takes the checkpoint picked for its heaviest trigger, which must
+    serve every trigger in it."""
     from asmr_zoo.plugins import get_zoo
     from asmr_zoo.registry import load_registry
 
@@ -204,12 +212,13 @@ def resolve(model: str, conditioner: str, trigger: Trigger | None, zoo: Any = No
     zoo.component("models", model)
     zoo.component("conditioners", conditioner)
     registry = load_registry(zoo)
-    served = sorted({t for e in registry.find(model, conditioner) for t in e.triggers})
+    served = sorted({t for e in registry.find(model, conditioner, channels=channels) for t in e.triggers})
+    served = served or sorted({t for e in registry.find(model, conditioner) for t in e.triggers})
     if isinstance(trigger, Mapping):
         if conditioner == "none":
             raise UsageError("blends need a conditioned model (e.g. --conditioner global); give one trigger")
         blend = pick_blend(trigger, served, note)
-        entry = registry.resolve(model, conditioner, max(blend, key=blend.__getitem__))
+        entry = registry.resolve(model, conditioner, max(blend, key=blend.__getitem__), channels)
         missing = [t for t in blend if t not in entry.triggers]
         if missing:
             raise UsageError(
@@ -218,7 +227,7 @@ def resolve(model: str, conditioner: str, trigger: Trigger | None, zoo: Any = No
             )
         return entry, blend
     trigger = pick_trigger(trigger, served, note) if served else pick_trigger(trigger or "", [], note)
-    return registry.resolve(model, conditioner, trigger), trigger
+    return registry.resolve(model, conditioner, trigger, channels), trigger
 
 
 def generate(

@@ -14,6 +14,8 @@ An entry::
       metrics: {...}                        # held-out bits/sample ...
       license: CC0-1.0
       default: true                         # preferred when several entries serve the same lookup
+      channels: 2                           # optional: a stereo variant (1, mono, when absent) ...
+      pan_prior: pan-prior                  # ... whose mono output this registered pan prior places
 
 Weight paths are relative to the registry file's directory and may not leave it. Times are seconds,
 names are validated: YAML 1.1 reads ``1:30`` as 90 and ``no`` as False, so types are checked too.
@@ -40,7 +42,7 @@ REQUIRED = ("id", "model", "conditioner", "triggers", "codec", "sample_rate", "w
 # Files without the first (hand-written, older) are read as they are.
 WRITTEN_HEAD = "# written by asmr-zoo (register / unregister); it ends with the line '# end of registry'\n"
 WRITTEN_END = "# end of registry\n"
-OPTIONAL = ("config", "data", "training", "metrics", "license", "default", "description")
+OPTIONAL = ("config", "data", "training", "metrics", "license", "default", "description", "channels", "pan_prior")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -65,6 +67,8 @@ class Entry:
     license: str = ""
     default: bool = False
     description: str = ""
+    channels: int = 1  # 2: a stereo variant, the generator's mono output placed by the pan prior ``pan_prior``
+    pan_prior: str = ""  # a pan-prior entry's id (stereo variants only)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +85,8 @@ class Entry:
             "license": self.license,
             "default": self.default,
             "description": self.description,
+            "channels": self.channels,
+            **({"pan_prior": self.pan_prior} if self.pan_prior else {}),
             "registry": str(self.source),
         }
 
@@ -187,6 +193,13 @@ def _entry(raw: Any, index: int, source: Path) -> tuple[Entry, list[str]]:
             problems.append(f"'{key}' must be a mapping")
     if not isinstance(raw.get("default", False), bool):
         problems.append(f"'default' must be true or false (got {raw['default']!r}; quoted \"false\" is a string)")
+    channels, pan_prior = raw.get("channels", 1), raw.get("pan_prior", "")
+    if channels not in (1, 2) or isinstance(channels, bool):
+        problems.append(f"'channels' must be 1 or 2 (got {channels!r})")
+    elif (channels == 2) != bool(pan_prior):
+        problems.append("a stereo entry ('channels: 2') names the id of its 'pan_prior', and only a stereo one does")
+    elif pan_prior and not (isinstance(pan_prior, str) and _ID_RE.match(pan_prior)):
+        problems.append(f"'pan_prior' must be a checkpoint id (got {pan_prior!r})")
     if problems:
         raise RegistryError(f"{label}: " + "; ".join(problems))
     return Entry(
@@ -206,6 +219,8 @@ def _entry(raw: Any, index: int, source: Path) -> tuple[Entry, list[str]]:
         license=str(raw.get("license", "")),
         default=raw.get("default", False),
         description=str(raw.get("description", "")),
+        channels=channels,
+        pan_prior=pan_prior or "",
     ), warnings
 
 
@@ -293,22 +308,35 @@ class Registry:
             raise UsageError(f"no checkpoint with id '{entry_id}'; see `asmr-zoo list --kind checkpoints` for the ids")
         return self.entries[entry_id]
 
-    def find(self, model: str | None = None, conditioner: str | None = None, trigger: str | None = None) -> list[Entry]:
-        """Entries matching the given fields, best first: user entries, then defaults, then file order."""
+    def find(
+        self, model: str | None = None, conditioner: str | None = None, trigger: str | None = None, channels: int = 1
+    ) -> list[Entry]:
+        """Entries matching the given fields (mono ones unless ``channels`` is 2), best first: user entries,
+        then defaults, then file order."""
         hits = [
             e
             for e in self.entries.values()
             if (model is None or e.model == model)
             and (conditioner is None or e.conditioner == conditioner)
             and (trigger is None or trigger in e.triggers)
+            and e.channels == channels
         ]
         return sorted(hits, key=lambda e: (e.id not in self.user_ids, not e.default))
 
-    def resolve(self, model: str, conditioner: str, trigger: str) -> Entry:
-        """The one default entry for (model, conditioner, trigger); an error says what is available."""
-        hits = self.find(model, conditioner, trigger)
+    def resolve(self, model: str, conditioner: str, trigger: str, channels: int = 1) -> Entry:
+        """The one default entry for (model, conditioner, trigger), a stereo variant for ``channels`` 2; an
+        error says what is available."""
+        hits = self.find(model, conditioner, trigger, channels)
         if hits:
             return hits[0]
+        if channels == 2:
+            stereo = sorted(f"{e.model} -c {e.conditioner}" for e in self.entries.values() if e.channels == 2)
+            raise UsageError(
+                f"no stereo {model} / {conditioner} checkpoint serves '{trigger}' (stereo ones: "
+                f"{', '.join(sorted(set(stereo))) or 'none'}); render a mono one binaurally with --spatialize PATH "
+                f"(left, right, center, ear-to-ear, circle), or afterwards with `asmr-zoo spatialize` or "
+                f"`asmr-zoo upmix`"
+            )
         served = sorted({t for e in self.find(model, conditioner) for t in e.triggers})
         if served:
             raise UsageError(

@@ -374,7 +374,7 @@ STEREO_RECIPES = {
         ["train-pan", "--steps", "1500"],
         pan_metrics,
         "stereo pan prior (per-trigger ILD trajectories) for `run --channels 2`, trained on the procedural corpus",
-        ("wavenet-global-bands-ss", "wavernn-concat-bands-ss"),
+        ("wavenet-global-bands-ss", "wavernn-concat-bands-ss", "wavernn-gate-bias-bands-long"),
     ),
 }
 
@@ -400,6 +400,7 @@ def make_stereo_model(name: str, data: Path, held_out: Path, eval_only: bool) ->
         placing = ["--generator", str(REPO / "checkpoints" / f"{generator}.safetensors")]
         placed = json.loads(zoo("eval", str(target), "--data", str(held_out), *placing, "--json").stdout)
         metrics.setdefault("generated", {})[generator] = metrics_of(placed)
+        update_registry(REPO / "registry.yaml", stereo_variant(generator, name, metrics["generated"][generator]))
     return entry_from_checkpoint(
         target,
         REPO,
@@ -414,13 +415,30 @@ def make_stereo_model(name: str, data: Path, held_out: Path, eval_only: bool) ->
     )
 
 
+def stereo_variant(generator: str, pan_prior: str, spatial: dict) -> dict:
+    """The registry entry of ``generator``'s stereo variant: its weights, placed by ``pan_prior`` (what
+    `run MODEL -c COND --channels 2` picks), with the spatial distances of its placed clips."""
+    doc = yaml.safe_load((REPO / "registry.yaml").read_text())
+    mono = next(e for e in doc["entries"] if e["id"] == generator)
+    data = f"asmr-zoo data synth --minutes {HELD_OUT_MINUTES} --clip-seconds {CLIP_SECONDS} --seed {HELD_OUT_SEED}"
+    return {
+        **{k: v for k, v in mono.items() if k not in ("metrics", "description", "default")},
+        "id": f"{generator}-stereo",
+        "metrics": {"spatial": spatial, "data": data, "mono": f"{generator}'s metrics"},
+        "default": True,
+        "description": f"{generator} in stereo: its mono output placed by the pan prior '{pan_prior}'",
+        "channels": 2,
+        "pan_prior": pan_prior,
+    }
+
+
 def update_registry(path: Path, entry: dict) -> None:
     """Add or replace ``entry`` in registry.yaml, under a lock (recipes may run in parallel); a default entry
     takes the default from the others that serve the same model, conditioner and triggers."""
     import fcntl
 
     def serves(e: dict) -> tuple:
-        return e.get("model"), e.get("conditioner"), sorted(e.get("triggers") or [])
+        return e.get("model"), e.get("conditioner"), sorted(e.get("triggers") or []), e.get("channels", 1)
 
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

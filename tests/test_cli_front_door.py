@@ -186,8 +186,8 @@ def test_threads_option_gives_the_same_audio_and_rejects_bad_counts(cli, tmp_pat
     assert not (tmp_path / "x.wav").exists()
 
 
-def test_channels_2_is_the_pan_prior_or_a_spatialize_path(cli, tmp_path, zoo_home) -> None:
-    """(A trigger no pan prior serves is a one-line error naming --spatialize: tests/test_pan_prior.py.)"""
+def test_channels_2_is_a_stereo_checkpoint_or_a_spatialize_path(cli, tmp_path, zoo_home) -> None:
+    """(A mono checkpoint asked for 2 channels is a one-line error naming --spatialize: tests/test_pan_prior.py.)"""
     one_line_error(cli("run", "wavernn", "-t", "tapping_glass", "--channels", "3", "-o", "s.wav"), "1 or 2")
     one_line_error(
         cli("run", "wavernn", "-t", "tapping_glass", "--channels", "1", "--spatialize", "left", "-o", "s.wav"),
@@ -198,7 +198,10 @@ def test_channels_2_is_the_pan_prior_or_a_spatialize_path(cli, tmp_path, zoo_hom
                  "-o", "s.wav")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert sf.info(tmp_path / "s.wav").channels == 2
-    result = cli("run", "wavernn", "-t", "tapping_glass", "--channels", "2", "-s", "0.2", "-o", "p.wav")
+    one_line_error(  # the per-trigger models are mono only
+        cli("run", "wavernn", "-t", "tapping_glass", "--channels", "2", "-s", "0.2", "-o", "p.wav"), "--spatialize"
+    )
+    result = cli("run", "wavernn", "-c", "concat", "-t", "tapping_glass", "--channels", "2", "-s", "0.2", "-o", "p.wav")
     assert result.returncode == 0, result.stderr
     assert sf.info(tmp_path / "p.wav").channels == 2
 

@@ -198,11 +198,28 @@ def test_run_with_two_channels_places_the_trigger_as_recorded(cli, tmp_path: Pat
     np.testing.assert_allclose(np.square(stereo).sum(1), gain2 * 2 * np.square(mono), atol=2e-4)
 
 
-def test_a_trigger_no_pan_prior_serves_names_the_other_ways(zoo_home: Path) -> None:
-    from asmr_zoo.cli.commands import _pan_prior
-
-    with pytest.raises(UsageError, match=r"no stereo pan prior serves 'tapping_cork'.*--spatialize"):
-        _pan_prior("tapping_cork")
+@pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped pan prior")
+def test_a_stereo_checkpoint_is_stereo_and_a_mono_one_names_the_other_ways(cli, tmp_path: Path, zoo_home: Path) -> None:
+    short = ["--seconds", "0.5", "--seed", "2"]
+    stereo = cli("run", "--id", "wavernn-concat-bands-ss-stereo", "-t", "whispering", *short, "-o", "s.wav")
+    assert stereo.returncode == 0, stereo.stderr
+    assert sf.read(tmp_path / "s.wav")[0].shape == (8000, 2)  # a stereo entry writes 2 channels by default
+    mono = cli("run", "--id", "wavernn-concat-bands-ss-stereo", "-t", "whispering", *short, "--channels", "1")
+    assert mono.returncode == 0 and sf.read(tmp_path / "wavernn-concat-whispering.wav")[0].shape == (8000,)
+    listing = cli("list", "--kind", "checkpoints", "wavernn-concat-bands-ss*").stdout
+    assert "wavernn/concat (stereo)" in listing
+    for args in (
+        ["--checkpoint", str(CONCAT)],
+        ["--id", "wavernn-concat-bands-ss"],
+        ["wavenet", "-c", "none"],  # the per-trigger models have no stereo variant
+    ):
+        result = cli("run", *args, "-t", "whispering", *short, "--channels", "2", "-o", "x.wav")
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode != 0 and len(lines) == 1 and "--spatialize PATH" in lines[0], result.stderr
+        assert "mono checkpoint" in lines[0] or "no stereo wavenet / none checkpoint" in lines[0]
+        assert not (tmp_path / "x.wav").exists()
+    spatial = cli("run", "--checkpoint", str(CONCAT), "-t", "whispering", *short, "--spatialize", "left", "-o", "l.wav")
+    assert spatial.returncode == 0 and sf.read(tmp_path / "l.wav")[0].shape == (8000, 2)
 
 
 def test_a_trained_pan_prior_registers_and_the_registry_lists_it(cli, tmp_path: Path, zoo_home: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import torch
 import yaml
 
 from asmr_zoo.checkpoints import save_checkpoint, sha256_file
-from asmr_zoo.errors import UsageError
+from asmr_zoo.errors import RegistryError, UsageError
 from asmr_zoo.factory import build_model
 from asmr_zoo.registry import Registry, read_registry_file
 
@@ -134,6 +135,33 @@ def test_bad_registry_or_checkpoint_is_one_line_error_and_nothing_written(
     assert message in lines[0]
     assert not (tmp_path / "out.wav").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name != "home"] == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"channels": 3}, "'channels' must be 1 or 2 (got 3)"),
+        ({"channels": True, "pan_prior": "p"}, "'channels' must be 1 or 2"),
+        ({"channels": 2}, "a stereo entry ('channels: 2') names the id of its 'pan_prior'"),
+        ({"pan_prior": "pan-prior"}, "and only a stereo one does"),
+        ({"channels": 2, "pan_prior": "Not An Id"}, "'pan_prior' must be a checkpoint id"),
+    ],
+)
+def test_bad_stereo_fields_are_named(home, fields: dict, message: str) -> None:
+    _write(home, [_entry(home / "checkpoints" / "bigram.safetensors", **fields)])
+    with pytest.raises(RegistryError, match=re.escape(message)):
+        read_registry_file(home / "registry.yaml")
+
+
+def test_a_stereo_variant_is_found_only_for_two_channels(home) -> None:
+    ckpt = home / "checkpoints" / "bigram.safetensors"
+    _write(home, [_entry(ckpt), _entry(ckpt, id="bigram-stereo", channels=2, pan_prior="pan-prior", default=True)])
+    registry = Registry([], home / "registry.yaml")
+    assert registry.resolve("bigram", "none", "tapping_glass").id == "bigram-glass"  # a default stereo one aside
+    assert registry.resolve("bigram", "none", "tapping_glass", channels=2).id == "bigram-stereo"
+    assert registry.get("bigram-stereo").as_dict()["pan_prior"] == "pan-prior"
+    with pytest.raises(UsageError, match=r"no stereo bigram / none checkpoint serves 'whispering'.*--spatialize"):
+        registry.resolve("bigram", "none", "whispering", channels=2)
 
 
 def test_unknown_keys_warn_but_work(tmp_path, home) -> None:

@@ -55,6 +55,7 @@ def list_command(
                     "sample_rate": e.sample_rate,
                     "metrics": e.metrics,
                     "default": e.default,
+                    "channels": e.channels,
                 }
                 for e in entries
                 if matches(e.id, pattern) or matches(e.model, pattern)
@@ -87,13 +88,14 @@ def _checkpoint_row(row: dict[str, Any], registry: Any) -> tuple[str, ...]:
 
     triggers = row["triggers"]
     shown = f"{len(triggers)} common triggers" if set(triggers) == set(COMMON_TRIGGERS) else ", ".join(triggers)
-    picked = [t for t in triggers if registry.resolve(row["model"], row["conditioner"], t).id == row["id"]]
+    channels = row["channels"]
+    picked = [t for t in triggers if registry.resolve(row["model"], row["conditioner"], t, channels).id == row["id"]]
     picks = "yes" if len(picked) == len(triggers) else ", ".join(picked) if picked else "no (use --id)"
     bits = row["metrics"].get("test_bits_per_sample")
     recognised = (row["metrics"].get("generation") or {}).get("recognised")
     return (
         row["id"],
-        f"{row['model']}/{row['conditioner']}",
+        f"{row['model']}/{row['conditioner']}" + (" (stereo)" if channels == 2 else ""),
         shown,
         f"{bits:.3f}" if isinstance(bits, (int, float)) else "",
         f"{recognised:.0%}" if isinstance(recognised, (int, float)) else "",
@@ -219,8 +221,8 @@ def run_command(
     channels: int = typer.Option(
         None,
         "--channels",
-        help="1 (mono, the default) or 2: placed as the trigger's recordings move, by the registered pan prior "
-        "(or along --spatialize PATH).",
+        help="1 (mono) or 2: a stereo checkpoint, its mono output placed as the trigger's recordings move by its "
+        "pan prior (or any checkpoint along --spatialize PATH). Default: the checkpoint's own.",
     ),
     weights: str = typer.Option(
         None,
@@ -265,6 +267,15 @@ def run_command(
         period = check_path(spatial_path, period)
     elif period is not None:
         raise UsageError("--period needs --spatialize PATH")
+    placed = channels == 2 and spatial_path is None  # a stereo variant's pan prior places the mono output
+    stereo = None  # the stereo variant's registry entry
+    if checkpoint_id is not None:
+        named = _registry(zoo).get(checkpoint_id)
+        stereo = named if named.channels == 2 and channels != 1 and spatial_path is None else None
+    elif checkpoint is not None and placed:
+        raise UsageError(_mono_for_stereo(str(checkpoint)))
+    if checkpoint_id is not None and placed and stereo is None:
+        raise UsageError(_mono_for_stereo(f"'{checkpoint_id}'"))
     if checkpoint is not None or checkpoint_id is not None:
         gen = load(checkpoint if checkpoint is not None else checkpoint_id, zoo)
         found = (gen.model.name, gen.model.conditioner.name)
@@ -280,10 +291,11 @@ def run_command(
         if model is None:
             raise UsageError("name a model (e.g. `asmr-zoo run wavenet ...`), or pass --id or --checkpoint")
         conditioner = conditioner or "none"
-        entry, trigger = resolve(model, conditioner, trigger, zoo, note)
+        entry, trigger = resolve(model, conditioner, trigger, zoo, note, channels=2 if placed else 1)
+        stereo = entry if placed else None
         gen = None
     paths = _output_paths(out or Path(f"{model}-{conditioner}-{label_of(trigger)}.wav"), batch)
-    pan = _pan_prior(trigger) if channels == 2 and spatial_path is None else None
+    pan = None if stereo is None else _pan_prior(stereo, trigger)
     if gen is None:
         gen = Generator.from_entry(entry, zoo)
     if weights is not None:
@@ -320,9 +332,19 @@ def run_command(
         )
 
 
-def _pan_prior(trigger: Any) -> Any:
-    """``run --channels 2`` without --spatialize: the registered pan prior of the (main) trigger, as a function
-    ``(mono, rate, seed) -> (stereo, gain_db)``; none registered is a one-line error naming the other ways."""
+def _mono_for_stereo(what: str) -> str:
+    """The error for ``--channels 2`` with a mono checkpoint ``what``."""
+    return (
+        f"{what} is a mono checkpoint: for --channels 2 pick a stereo one (`asmr-zoo list --kind checkpoints` "
+        f"marks them; e.g. `asmr-zoo run wavenet -c global -t TRIGGER --channels 2`), or render this one "
+        f"binaurally with --spatialize PATH (left, right, center, ear-to-ear, circle), or afterwards with "
+        f"`asmr-zoo spatialize` or `asmr-zoo upmix`"
+    )
+
+
+def _pan_prior(stereo: Any, trigger: Any) -> Any:
+    """A stereo variant's pan prior, for the (main) trigger, as a function ``(mono, rate, seed) -> (stereo,
+    gain_db)``; a pan prior missing from the registry, or not knowing the trigger, is a one-line error."""
     from asmr_zoo.checkpoints import PAN_PRIOR
     from asmr_zoo.cli.stereo import registered
     from asmr_zoo.pan_prior import load_pan_prior
@@ -330,15 +352,13 @@ def _pan_prior(trigger: Any) -> Any:
     main = max(trigger, key=trigger.__getitem__) if isinstance(trigger, dict) else trigger
     if main is None:
         raise UsageError("--channels 2 places the sound as its trigger's recordings do: name a --trigger")
-    try:
-        path, sha256, _ = registered(PAN_PRIOR, None, main)
-    except UsageError:
-        raise UsageError(
-            f"no stereo pan prior serves '{main}', and the models generate mono: render it binaurally with "
-            f"--spatialize PATH (left, right, center, ear-to-ear, circle), or afterwards with `asmr-zoo spatialize` "
-            f"or `asmr-zoo upmix`"
-        ) from None
+    path, sha256, _ = registered(PAN_PRIOR, stereo.pan_prior)
     prior = load_pan_prior(path, sha256)
+    if main not in prior.vocabulary:
+        raise UsageError(
+            f"the pan prior '{stereo.pan_prior}' of '{stereo.id}' knows {', '.join(prior.vocabulary)}, not "
+            f"'{main}': render it binaurally with --spatialize PATH instead"
+        )
     return lambda mono, rate, seed: prior.pan(mono, rate, main, seed)
 
 

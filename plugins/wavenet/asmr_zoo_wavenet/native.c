@@ -334,20 +334,22 @@ int wavenet_run_pair(const Net *halves, int32_t steps, float inv_temp, int32_t t
                      Clip *clip) {
     Policy policy = {inv_temp, top_k, top_p, greedy};
     const Net *net = &halves[0];
+    if (steps <= 0 || net->blocks < 1) return steps <= 0 ? 0 : -1; /* no meetings: nothing to share out */
     const long own = 4L * net->R + net->ctx + 3L * net->D + net->S + net->E + 3 + PICK_CLASSES;
     const long shared = 4L * net->R + 2L * net->S + 2L * PICK_CLASSES;
     float *sums = malloc(sizeof(float) * (size_t)(shared + 2 * own));
-    int32_t *heads = malloc(sizeof(int32_t) * 2 * (size_t)net->blocks);
+    const long stride = (net->blocks + 15) / 16 * 16; /* each half's ring heads on cache lines of their own */
+    int32_t *heads = aligned_alloc(64, sizeof(int32_t) * 2 * (size_t)stride);
     if (!sums || !heads) {
         free(sums), free(heads);
         return -1;
     }
-    static Shared zero;
-    Shared sh = zero;
+    Shared sh;
+    for (int k = 0; k < 2; k++) atomic_init(&sh.ticks[k][0], 0);
     sh.res = sums, sh.skip = sums + 4L * net->R, sh.logits = sh.skip + 2L * net->S;
     Half parts[2];
     for (int t = 0; t < 2; t++)
-        parts[t] = (Half){&halves[t], t, &sh, &policy, steps, clip, sums + shared + t * own, heads + t * net->blocks};
+        parts[t] = (Half){&halves[t], t, &sh, &policy, steps, clip, sums + shared + t * own, heads + t * stride};
     pthread_t id;
     int status = 0;
     if (pthread_create(&id, NULL, run_half, &parts[1]) != 0) status = 1;

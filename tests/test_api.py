@@ -52,4 +52,5 @@ def test_list_checkpoints(zoo_home) -> None:
         "wavernn-concat-bands",
         "wavernn-concat-bands-long",
         "wavernn-concat-bands-ss",
+        "wavernn-concat-bands-ss-stereo",
     }

@@ -29,6 +29,8 @@ vocoders with a learned prior):
   prior says where the trigger has no energy, and the filter takes the noise out there, as a speech codec's
   adaptive post-filter takes quantisation noise out of the spectral valleys (Chen & Gersho 1995).
   Held-out NLL scores the model before the filter.
+- A conditioned prior's draws may be steered towards its trigger at generation (``asmr_zoo.guidance``, a model's
+  ``envelope_guidance``); teacher-forced scores and training never see it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+
+from asmr_zoo.guidance import TriggerGuidance
 
 FLOOR_DB = -72.0
 FRAMES_PER_SECOND = 100
@@ -101,11 +105,24 @@ def _band_spectra(wav: torch.Tensor, hop: int, bands: int, lead: int, frames: in
 
 
 def check_config(
-    levels: int, bands: int, loudness: int, sample_window: int, sample_batch: int = 0, sampled: float = 0.0
+    levels: int,
+    bands: int,
+    loudness: int,
+    sample_window: int,
+    sample_batch: int = 0,
+    sampled: float = 0.0,
+    guidance: float = 0.0,
+    conditioned: bool = False,
 ) -> None:
     """Refuse envelope settings (a model config's ``envelope_*``, ``sample_window`` and ``sample_batch``) that
     make no model."""
     from asmr_zoo.errors import UsageError
+
+    if guidance and not (levels and conditioned):
+        raise UsageError(
+            f"envelope_guidance {guidance} steers a conditioned model's envelope prior towards its trigger; this "
+            "model has no such prior: set it to 0"
+        )
 
     if not 0.0 <= sampled < 1.0:  # also refuses NaN
         raise UsageError(
@@ -213,6 +230,7 @@ class EnvelopeState:
     h: torch.Tensor | None  # the trigger conditioning the prior reads
     t: int = 0  # samples generated so far; new levels are drawn every ``hop`` samples
     track: list[torch.Tensor] = field(default_factory=list)  # the levels drawn so far, (B, bands) per frame
+    guidance: TriggerGuidance | None = None  # steers the draws towards the trigger (``envelope_guidance``)
 
 
 class EnvelopePrior(nn.Module):
@@ -290,20 +308,37 @@ class EnvelopePrior(nn.Module):
         state: torch.Tensor,
         h: torch.Tensor | None,
         pick: Callable[[torch.Tensor], torch.Tensor],
+        guidance: TriggerGuidance | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One frame: draw its levels ``(B, 1, bands)`` band by band with ``pick(logits (B, levels)) -> (B,)``;
-        return them and the new GRU state."""
+        """One frame: draw its levels ``(B, 1, bands)`` band by band with ``pick(logits (B, levels)) -> (B,)``,
+        steered by ``guidance`` if given (``asmr_zoo.guidance``); return them and the new GRU state."""
         out, state = self.gru(self._inputs(previous, h), state)
         base = self.out(out[:, -1]).view(-1, self.bands, self.levels)
+        rivals = None if guidance is None else self._rival_logits(previous, guidance)
         drawn = torch.zeros_like(previous)
         for b in range(self.bands):
-            logits = base[:, b]
+            within = torch.zeros_like(base[:, b])
             if self.within is not None and b > 0:
                 rows = slice(b * self.levels, (b + 1) * self.levels)
                 weight = self.within.weight[rows] * self.mask[rows]
-                logits = logits + nn.functional.linear(self._embed(drawn)[:, 0], weight)
+                within = nn.functional.linear(self._embed(drawn)[:, 0], weight)
+            logits = base[:, b] + within
+            if rivals is not None:
+                logits = guidance.steer(logits, rivals[:, :, b] + within[:, None])
             drawn[:, 0, b] = pick(logits)
+            if guidance is not None:
+                guidance.observe(drawn[:, 0, b])
+        if guidance is not None:
+            guidance.end_frame()
         return drawn, state
+
+    def _rival_logits(self, previous: torch.Tensor, guidance: TriggerGuidance) -> torch.Tensor:
+        """Step every rival's GRU on the drawn ``previous`` ``(B, 1, bands)``: the frame's logits before the
+        within-frame terms ``(B, C, bands, levels)``."""
+        batch, count = previous.shape[0], guidance.rivals.shape[0]
+        x = self._inputs(previous.repeat_interleave(count, 0), guidance.rivals.repeat(batch, 1))
+        out, guidance.gru = self.gru(x, guidance.gru)
+        return self.out(out[:, -1]).view(batch, count, self.bands, self.levels)
 
 
 def prior_loss(
@@ -319,7 +354,7 @@ def prior_loss(
 def next_frame(prior: EnvelopePrior, env: EnvelopeState, pick: Callable, loudness: int = 0) -> torch.Tensor:
     """Draw the next frame's levels with ``pick(logits (B, levels)) -> (B,)`` and record them; return the
     sample model's local input for the frame ``(B, channels)`` (``local_values``)."""
-    env.previous, env.gru = prior.step(env.previous, env.gru, env.h, pick)
+    env.previous, env.gru = prior.step(env.previous, env.gru, env.h, pick, env.guidance)
     env.track.append(env.previous[:, 0])
     return local_values(env.previous[:, 0], prior.levels, loudness)
 

@@ -81,9 +81,17 @@ def specialise(model: Any, trigger: str, zoo: Zoo | None = None) -> Any:
     vocabulary = list(model.conditioner.vocabulary)
     if trigger not in vocabulary:
         raise UsageError(f"this {model.name} model serves {', '.join(vocabulary)}, not '{trigger}'")
-    folded = build_model(model.name, "none", [], dataclasses.replace(model.config), zoo=zoo)
+    folded = build_model(model.name, "none", [], unguided(model.config), zoo=zoo)
     folded.load_state_dict(model.folded_state(vocabulary.index(trigger)))
     return folded.train(model.training)
+
+
+def unguided(config: ModelConfig) -> ModelConfig:
+    """A copy of ``config`` for an unconditioned model: no trigger guidance (``envelope_guidance``), as there
+    is no other trigger to tell its own apart from."""
+    if getattr(config, "envelope_guidance", 0):
+        return dataclasses.replace(config, envelope_guidance=0.0)
+    return dataclasses.replace(config)
 
 
 def check_model_config(config: ModelConfig, prefix: str = "model.") -> None:

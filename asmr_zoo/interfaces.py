@@ -243,6 +243,22 @@ class Model(nn.Module, ABC):
             raise UsageError(f"--weights {precision}: {e}") from None
         self.config = config
 
+    def use_guidance(self, scale: float) -> None:
+        """Generate with the band prior's trigger guidance ``scale`` (``run --guidance``; ``asmr_zoo.guidance``)."""
+        from asmr_zoo.guidance import MAX_GUIDANCE
+        from asmr_zoo.validation import is_number
+
+        if not hasattr(self.config, "envelope_guidance"):
+            raise UsageError(f"model '{self.name}' has no envelope prior for --guidance to steer: drop it")
+        if not is_number(scale) or not 0 <= scale <= MAX_GUIDANCE:
+            raise UsageError(f"--guidance must be a number in [0, {MAX_GUIDANCE:g}] (0: off), got {scale}")
+        if scale and (self.frame_prior() is None or not self.conditioner.conditioned):
+            raise UsageError(
+                f"--guidance steers a conditioned model's envelope prior towards its trigger; this {self.name} "
+                f"({self.conditioner.name}) has none: drop it"
+            )
+        self.config = dataclasses.replace(self.config, envelope_guidance=float(scale))
+
     @property
     def sample_rate(self) -> int:
         return self.config.sample_rate

@@ -186,7 +186,7 @@ class FoldedSampler(PolicySampler):
 def crossfade(folds: torch.Tensor, hop: int) -> torch.Tensor:
     """Overlap-add folds ``(B, F, L)`` at ``hop`` with equal-power (sine/cosine) fades."""
     clips, count, length = folds.shape
-    overlap = length - hop
+    overlap = length - hop if count > 1 else 0  # one fold (a clip shorter than a fold) has nothing to fade
     out = torch.zeros(clips, hop * (count - 1) + length)
     fade_in = torch.sin(torch.linspace(0, math.pi / 2, overlap + 2)[1:-1]) if overlap else torch.ones(0)
     for i in range(count):

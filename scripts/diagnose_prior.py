@@ -57,11 +57,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--temperature", type=float, default=1.0, help="the prior's sampling temperature")
+    parser.add_argument("--guidance", type=float, help="the prior's trigger guidance (default: the checkpoint's)")
     args = parser.parse_args()
     if not 0 < args.temperature <= 10:
         parser.error(f"--temperature must be in (0, 10], not {args.temperature}")
 
     model = load(args.checkpoint).model.eval()
+    if args.guidance is not None:
+        model.use_guidance(args.guidance)
     prior = model.frame_prior()
     if prior is None or prior.bands == 1:
         raise SystemExit(f"{args.checkpoint} has no band prior (model.envelope_bands > 1)")

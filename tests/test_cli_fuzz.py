@@ -155,7 +155,7 @@ BAD_SAMPLER_OPTIONS = [
 def run_args(draw: st.DrawFn) -> tuple[list[str], list[str]]:
     """A ``run`` command line and the files a success writes."""
     names = ["model", "--trigger", "--seconds", "--batch", "--temperature", "--top-k", "--top-p", "--seed"]
-    case = Case(draw, [*names, "--sampler", "--sampler-option", "--spatialize", "--period", "--channels"])
+    case = Case(draw, [*names, "--sampler", "--sampler-option", "--spatialize", "--period", "--channels", "--guidance"])
     kind = draw(st.sampled_from(list(MODELS)))
     model = draw(st.sampled_from([["nope"], ["wavernn", "-c", "global"]])) if "model" in case.bad else MODELS[kind]
     if "--trigger" in case.bad and draw(st.booleans()):  # free text: mapped to a trigger, or refused
@@ -182,6 +182,10 @@ def run_args(draw: st.DrawFn) -> tuple[list[str], list[str]]:
     period = case.option("--period", ["0", "-1", "nan", "inf", "1e-310", "0.01", "3601"], st.floats(0.05, 8))
     channels = case.option("--channels", ["0", "3", "-1", "abc"], st.just(2 if spatial else 1))
     batch = case.value("--batch", ["0", "-1", "1025", "1e9", "abc", str(2**64)], st.integers(1, 2))
+    # the band prior's trigger guidance: any scale in [0, 20] for a conditioned band model, only 0 without one
+    guidance = case.option(
+        "--guidance", ["-1", "nan", "inf", "20.5", "abc"], st.floats(0, 0 if kind == "wavenet" else 8)
+    )
     args = [
         "run",
         *model,
@@ -197,6 +201,7 @@ def run_args(draw: st.DrawFn) -> tuple[list[str], list[str]]:
         *spatial,
         *(period if spatial or "--period" in case.bad else []),
         *channels,
+        *guidance,
         "-o",
         "out.wav",
     ]

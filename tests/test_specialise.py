@@ -93,6 +93,16 @@ def test_a_per_trigger_model_starts_from_the_folded_trigger_and_keeps_it_when_tr
     assert json.loads(meta["config"])["residual_channels"] == shipped("wavenet-global").config.residual_channels
 
 
+def test_a_per_trigger_model_from_a_guided_band_model_is_built_unguided(module_cli, data, tmp_path) -> None:
+    """wavenet-global-bands-ss generates with trigger guidance; one trigger folded in leaves no rival to steer from."""
+    out, init = tmp_path / "glass.safetensors", CHECKPOINTS / "wavenet-global-bands-ss.safetensors"
+    assert shipped("wavenet-global-bands-ss").config.envelope_guidance > 0
+    args = ["-c", "none", "-t", "tapping_glass", "train.steps=1", "train.eval_windows=1"]
+    result = module_cli("train", "wavenet", "--data", str(data), "--init", str(init), "--out", str(out), *args)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(read_metadata(out)["config"])["envelope_guidance"] == 0
+
+
 def test_going_on_training_the_same_model_changes_it(module_cli, data, tmp_path) -> None:
     """--init with the same conditioner: the run continues from the source's weights (a small learning rate
     moves them a little; a fresh model would be far from them)."""

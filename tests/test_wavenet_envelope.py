@@ -175,5 +175,11 @@ def test_sample_batch_trains_the_sample_model_on_the_first_windows_and_the_prior
 def test_cached_generation_matches_the_teacher_forced_pass_on_shipped_weights(name) -> None:
     path = Path(__file__).resolve().parents[1] / "checkpoints" / f"{name}.safetensors"
     model = load_checkpoint(path, zoo=get_zoo()).eval()
-    samples, frames = cached_against_teacher_forced(model, codes_for(2, 2 * HOP + 21), torch.tensor([0, 9]))
+    codes, cond = codes_for(2, 2 * HOP + 21), torch.tensor([0, 9])
+    guided = model.config.envelope_guidance
+    samples, _ = cached_against_teacher_forced(model, codes, cond)
+    assert samples < 1e-3  # given the frames, the sample model is the teacher-forced one, guided or not
+    model.use_guidance(0)  # the prior's own distribution: guidance tilts the draws away from it on purpose
+    samples, frames = cached_against_teacher_forced(model, codes, cond)
     assert samples < 1e-3 and frames < 1e-3
+    assert guided == (4.0 if name.endswith("-ss") else 0.0)

@@ -172,10 +172,15 @@ def test_int8_columns_round_trip_and_bad_settings_are_refused():
         tiny(fast_weights="int8", fast_engine="torch")
 
 
-@pytest.mark.parametrize(("bands", "loudness"), [(1, 0), (4, 0), (4, 20)])
-def test_native_generation_equals_torch_with_a_band_envelope(bands, loudness):
+@pytest.mark.parametrize(("bands", "loudness", "guidance"), [(1, 0, 0.0), (4, 0, 0.0), (4, 20, 0.0), (4, 20, 3.0)])
+def test_native_generation_equals_torch_with_a_band_envelope(bands, loudness, guidance):
     model = tiny(
-        envelope_levels=12, envelope_hidden=16, envelope_bands=bands, envelope_loudness=loudness, sample_rate=16000
+        envelope_levels=12,
+        envelope_hidden=16,
+        envelope_bands=bands,
+        envelope_loudness=loudness,
+        envelope_guidance=guidance,
+        sample_rate=16000,
     )
     cond = cond_for(model, 2)
     results = []

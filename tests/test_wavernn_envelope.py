@@ -78,9 +78,19 @@ def stepped_against_teacher_forced(model, codes: torch.Tensor, cond: torch.Tenso
 
 
 @pytest.mark.parametrize("engine", ["native", "torchscript"])
-@pytest.mark.parametrize(("conditioner", "loudness"), [("none", 0), ("concat", 0), ("concat", 20)])
-def test_fused_loops_generate_what_step_generates(engine, conditioner, loudness) -> None:
-    model = tiny(conditioner, envelope_bands=3, envelope_loudness=loudness, fast_weights="fp32", fast_engine=engine)
+@pytest.mark.parametrize(
+    ("conditioner", "loudness", "guidance"),
+    [("none", 0, 0.0), ("concat", 0, 0.0), ("concat", 20, 0.0), ("concat", 20, 3.0)],
+)
+def test_fused_loops_generate_what_step_generates(engine, conditioner, loudness, guidance) -> None:
+    model = tiny(
+        conditioner,
+        envelope_bands=3,
+        envelope_loudness=loudness,
+        envelope_guidance=guidance,
+        fast_weights="fp32",
+        fast_engine=engine,
+    )
     cond, steps = cond_for(model, 2), 3 * HOP + 11
     greedy = SamplingPolicy(greedy=True)
     with torch.no_grad():
@@ -208,7 +218,12 @@ def test_sample_batch_trains_the_sample_model_on_the_first_windows_and_the_prior
 
 def test_step_by_step_generation_matches_the_teacher_forced_pass_on_shipped_band_weights() -> None:
     model = load_checkpoint(CHECKPOINTS / "wavernn-concat-bands-ss.safetensors", zoo=get_zoo()).eval()
-    samples, frames = stepped_against_teacher_forced(model, codes_for(2, 2 * HOP + 29), torch.tensor([0, 9]))
+    codes, cond = codes_for(2, 2 * HOP + 29), torch.tensor([0, 9])
+    assert model.config.envelope_guidance == 4.0
+    samples, _ = stepped_against_teacher_forced(model, codes, cond)
+    assert samples < 1e-3  # given the frames, the sample model is the teacher-forced one, guided or not
+    model.use_guidance(0)  # the prior's own distribution: guidance tilts the draws away from it on purpose
+    samples, frames = stepped_against_teacher_forced(model, codes, cond)
     assert samples < 1e-3 and frames < 1e-3
 
 

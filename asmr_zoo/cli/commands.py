@@ -16,6 +16,11 @@ from asmr_zoo.errors import UsageError
 from asmr_zoo.plugins import KINDS, get_zoo
 from asmr_zoo.threads import threads_option, use_threads
 
+GUIDANCE_HELP = (
+    "Trigger guidance of a band model's envelope prior (asmr_zoo/guidance.py): 0 is off; more steers each frame "
+    "harder towards what tells the trigger apart from its rivals. Default: the checkpoint's own."
+)
+
 LIST_KINDS = (*KINDS, "checkpoints")
 console = Console()
 err_console = Console(stderr=True)
@@ -230,6 +235,7 @@ def run_command(
         help="The generation loop's weights: fp32, or int8 (faster; about 1e-4 nats per step from fp32; the C "
         "loop's), or bf16 (wavernn's TorchScript loop). Default: the checkpoint's own.",
     ),
+    guidance: float = typer.Option(None, "--guidance", help=GUIDANCE_HELP, show_default=False),
     threads: int = threads_option(),
 ) -> None:
     """Generate audio of a trigger and write a WAV: from the checkpoint the registry picks for (model,
@@ -300,6 +306,8 @@ def run_command(
         gen = Generator.from_entry(entry, zoo)
     if weights is not None:
         gen.model.use_fast_weights(weights)
+    if guidance is not None:
+        gen.model.use_guidance(guidance)
     num_samples = max(1, round(seconds * gen.sample_rate))
     with _progress("generating") as progress:
         task = progress.add_task(f"{model}/{conditioner} {label_of(trigger)}", total=num_samples)

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from asmr_zoo.cli.app import app
-from asmr_zoo.cli.commands import console, err_console
+from asmr_zoo.cli.commands import GUIDANCE_HELP, console, err_console
 from asmr_zoo.errors import DataError, UsageError
 from asmr_zoo.plugins import get_zoo
 from asmr_zoo.threads import threads_option, use_threads
@@ -103,7 +103,7 @@ def train_command(
 
     from asmr_zoo.checkpoints import sha256_file
     from asmr_zoo.dataset import read_dataset
-    from asmr_zoo.factory import build_model
+    from asmr_zoo.factory import build_model, unguided
     from asmr_zoo.training import (
         initial_weights,
         load_clips,
@@ -124,6 +124,8 @@ def train_command(
         source = None
         if init is not None:
             source, model_cfg = _init_source(init, model, preset, model_cfg, explicit)
+            if not zoo.load("conditioners", conditioner).conditioned and "envelope_guidance" not in explicit:
+                model_cfg = unguided(model_cfg)  # a per-trigger model folded from a guided one
         if threads is not None or not train_cfg.threads:  # --threads wins over train.threads
             train_cfg.threads = use_threads(threads)
         rows = select_rows(read_dataset(data), trigger or [], data)
@@ -223,6 +225,7 @@ def eval_command(
     generator: Path = typer.Option(
         None, "--generator", help="A pan prior's eval only: place --clips clips this checkpoint generates per trigger."
     ),
+    guidance: float = typer.Option(None, "--guidance", help=GUIDANCE_HELP, show_default=False),
     threads: int = threads_option(),
 ) -> None:
     """Score a checkpoint honestly: held-out bits/sample per trigger (vs unigram and uniform), own vs swapped
@@ -244,6 +247,8 @@ def eval_command(
     kind = read_metadata(checkpoint)["model"]
     if generator is not None and kind != PAN_PRIOR:
         raise UsageError(f"--generator is for a pan prior's eval; {checkpoint.name} is not one: drop --generator")
+    if guidance is not None and kind in (UPMIXER, PAN_PRIOR):
+        raise UsageError(f"--guidance steers a generator's envelope prior; {checkpoint.name} is a {kind}: drop it")
     if kind == UPMIXER:
         _eval_upmixer(checkpoint, data, as_json)
         return
@@ -251,6 +256,8 @@ def eval_command(
         _eval_pan_prior(checkpoint, data, as_json, seed, None if generator is None else (generator, clips, seconds))
         return
     model = load_checkpoint(checkpoint, zoo=get_zoo())
+    if guidance is not None:
+        model.use_guidance(guidance)
     served = json.loads(read_metadata(checkpoint).get("extra.triggers", "[]"))
     with _eval_progress() as progress:
         report = evaluate(model, data, served, clips=clips, seconds=seconds, seed=seed, progress=progress)

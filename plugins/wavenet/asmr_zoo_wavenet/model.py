@@ -46,6 +46,7 @@ from asmr_zoo.envelope import (
     prior_loss,
 )
 from asmr_zoo.errors import UsageError
+from asmr_zoo.guidance import TriggerGuidance
 from asmr_zoo.interfaces import Codec, Conditioner, Model, ModelConfig, Pick, SamplingPolicy
 from asmr_zoo.native_build import native_or
 from asmr_zoo.sampling import filter_logits, pick_with_policy
@@ -75,6 +76,7 @@ class WaveNetConfig(ModelConfig):
     envelope_levels: int = 0  # > 0: a loudness prior with this many levels conditions every block locally
     envelope_hidden: int = 128  # the prior's GRU size
     envelope_sampled: float = 0.0  # in training, the share of the prior's history that is its own draws
+    envelope_guidance: float = 0.0  # in generation, the band prior's trigger guidance s (asmr_zoo.guidance); 0: off
     envelope_bands: int = 1  # 1: broadband loudness; more: the loudness of that many mel-spaced bands
     envelope_loudness: int = 0  # > 0 (with bands): the blocks read the bands' broadband loudness in these levels
     sample_window: int = 0  # > 0: in training, the sample loss covers a crop this long (the prior: the window)
@@ -227,7 +229,7 @@ class WaveNet(Model):
         self.silence_code = codec.silence[0]
         self.check_fast_path(c)
         envelope = (c.envelope_levels, c.envelope_bands, c.envelope_loudness, c.sample_window, c.sample_batch)
-        check_config(*envelope, c.envelope_sampled)
+        check_config(*envelope, c.envelope_sampled, c.envelope_guidance, conditioner.conditioned)
         self.hop = frame_hop(c.sample_rate)
         self.prior = (
             EnvelopePrior(
@@ -265,6 +267,14 @@ class WaveNet(Model):
             got = None if cond is None else tuple(cond.shape)
             raise UsageError(f"global conditioning needs one trigger (or blend) per clip ({batch}), got {got}")
         return self.conditioner.vectors(cond, self.trigger_embedding.weight)  # h of eq. 6
+
+    def _guidance(self, batch: int) -> TriggerGuidance | None:
+        """The prior's trigger guidance (``envelope_guidance``), its rivals every trigger's h, or None."""
+        if not self.config.envelope_guidance:
+            return None
+        count = len(self.conditioner.vocabulary)
+        rivals = self._trigger(torch.arange(count, device=self.end2.weight.device), count)
+        return TriggerGuidance.start(self.config.envelope_guidance, rivals, batch, self.prior.gru.hidden_size)
 
     def folded_state(self, index: int) -> dict[str, torch.Tensor]:
         """Eq. 6 with one trigger: V_f^T h and V_g^T h are the same at every step, so they fold into the
@@ -387,7 +397,7 @@ class WaveNet(Model):
         zeros = weight.new_zeros(batch, weight.shape[0])
         envelope = None
         if self.prior is not None:
-            envelope = EnvelopeState(*self.prior.start(batch, weight.device), h)
+            envelope = EnvelopeState(*self.prior.start(batch, weight.device), h, guidance=self._guidance(batch))
         return WaveNetState(
             queues=[deque([zeros] * block.dilation, maxlen=block.dilation) for block in self.blocks],
             input_past=zeros,

@@ -57,6 +57,7 @@ from asmr_zoo.envelope import (
     prior_loss,
 )
 from asmr_zoo.errors import UsageError
+from asmr_zoo.guidance import TriggerGuidance
 from asmr_zoo.interfaces import Codec, Conditioner, Model, ModelConfig, Pick, SamplingPolicy
 from asmr_zoo.native_build import native_or
 from asmr_zoo.sampling import pick_with_policy
@@ -84,6 +85,7 @@ class WaveRNNConfig(ModelConfig):
     envelope_loudness: int = 0  # > 0 (with bands): the gates read the bands' broadband loudness in these levels
     envelope_hidden: int = 128  # the prior's GRU size
     envelope_sampled: float = 0.0  # in training, the share of the prior's history that is its own draws
+    envelope_guidance: float = 0.0  # in generation, the band prior's trigger guidance s (asmr_zoo.guidance); 0: off
     sample_window: int = 0  # > 0: in training, the sample loss covers a crop this long (the prior: the window)
     sample_batch: int = 0  # > 0: in training, the sample loss covers this many windows (the prior: the batch)
 
@@ -133,6 +135,8 @@ class WaveRNN(Model):
             config.sample_window,
             config.sample_batch,
             config.envelope_sampled,
+            config.envelope_guidance,
+            conditioner.conditioned,
         )
         hidden, half = config.hidden, config.hidden // 2
         self.half = half
@@ -321,8 +325,18 @@ class WaveRNN(Model):
         feats, gh_bias = self._conditioning(cond, batch)
         gi_bias = self._input_bias(feats, None, batch)
         h = torch.zeros(batch, self.config.hidden, device=gi_bias.device)
-        envelope = None if self.prior is None else EnvelopeState(*self.prior.start(batch, h.device), feats)
+        envelope = None
+        if self.prior is not None:
+            envelope = EnvelopeState(*self.prior.start(batch, h.device), feats, guidance=self._guidance(batch))
         return WaveRNNState(h, gi_bias, gh_bias, envelope)
+
+    def _guidance(self, batch: int) -> TriggerGuidance | None:
+        """The prior's trigger guidance (``envelope_guidance``), its rivals every trigger's features h, or None."""
+        if not self.config.envelope_guidance:
+            return None
+        count = len(self.conditioner.vocabulary)
+        rivals, _ = self._conditioning(torch.arange(count, device=self.gru.weight_hh_l0.device), count)
+        return TriggerGuidance.start(self.config.envelope_guidance, rivals, batch, self.prior.gru.hidden_size)
 
     def _input_bias(self, feats: torch.Tensor | None, y: torch.Tensor | None, batch: int) -> torch.Tensor:
         """The gates' input terms that are not x_t: bias + V h (eq. 2) [+ V_y y_k] ``(B, 3H)``."""

@@ -118,3 +118,19 @@ def test_bad_guidance_settings_say_what_to_do() -> None:
     )
     with pytest.raises(UsageError, match="has none: drop it"):
         folded.use_guidance(1.0)
+
+
+@pytest.mark.parametrize(
+    ("checkpoint", "guidance", "message"),
+    [
+        ("wavenet-global", "2", "this wavenet (global) has none: drop it"),
+        ("wavernn-concat-bands-ss", "-0.5", "--guidance must be a number in [0, 20] (0: off), got -0.5"),
+        ("wavernn-concat-bands-ss", "inf", "--guidance must be a number in [0, 20] (0: off), got inf"),
+    ],
+)
+def test_eval_guidance_bad_inputs_are_one_line(cli, checkpoint, guidance, message) -> None:
+    path = CHECKPOINTS / f"{checkpoint}.safetensors"
+    result = cli("eval", str(path), "--data", "data", "--guidance", guidance)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode != 0 and len(lines) == 1 and message in lines[0], result.stderr
+    assert not result.stdout

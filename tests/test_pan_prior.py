@@ -164,6 +164,7 @@ def test_training_learns_where_each_trigger_sits_and_eval_says_so(cli, tmp_path:
         (["--generator-is", "missing.safetensors"], "missing.safetensors"),
         (["--generator-is", str(SHIPPED.parent / "wavenet-none-tapping-wood.safetensors")], "none of which the pan"),
         (["--eval-generator"], "--generator is for a pan prior's eval"),
+        (["--guidance", "2"], "--guidance steers a generator's envelope prior; p.safetensors is a stereo pan prior"),
     ],
 )
 def test_eval_generator_bad_inputs_are_one_line(cli, tmp_path: Path, extra: list[str], message: str) -> None:

@@ -248,7 +248,8 @@ def eval_command(
     if generator is not None and kind != PAN_PRIOR:
         raise UsageError(f"--generator is for a pan prior's eval; {checkpoint.name} is not one: drop --generator")
     if guidance is not None and kind in (UPMIXER, PAN_PRIOR):
-        raise UsageError(f"--guidance steers a generator's envelope prior; {checkpoint.name} is a {kind}: drop it")
+        what = "stereo pan prior" if kind == PAN_PRIOR else "mono-to-stereo upmixer"
+        raise UsageError(f"--guidance steers a generator's envelope prior; {checkpoint.name} is a {what}: drop it")
     if kind == UPMIXER:
         _eval_upmixer(checkpoint, data, as_json)
         return

@@ -317,14 +317,14 @@ class EnvelopePrior(nn.Module):
         rivals = None if guidance is None else self._rival_logits(previous, guidance)
         drawn = torch.zeros_like(previous)
         for b in range(self.bands):
-            within = torch.zeros_like(base[:, b])
-            if self.within is not None and b > 0:
+            logits, other = base[:, b], None if rivals is None else rivals[:, :, b]
+            if self.within is not None and b > 0:  # the same earlier bands, whichever trigger reads them
                 rows = slice(b * self.levels, (b + 1) * self.levels)
-                weight = self.within.weight[rows] * self.mask[rows]
-                within = nn.functional.linear(self._embed(drawn)[:, 0], weight)
-            logits = base[:, b] + within
-            if rivals is not None:
-                logits = guidance.steer(logits, rivals[:, :, b] + within[:, None])
+                within = nn.functional.linear(self._embed(drawn)[:, 0], self.within.weight[rows] * self.mask[rows])
+                logits = logits + within
+                other = None if other is None else other + within[:, None]
+            if other is not None:
+                logits = guidance.steer(logits, other)
             drawn[:, 0, b] = pick(logits)
             if guidance is not None:
                 guidance.observe(drawn[:, 0, b])

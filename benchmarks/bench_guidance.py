@@ -42,6 +42,9 @@ def main() -> None:
     for name in DEFAULTS:
         model = load_checkpoint(CHECKPOINTS / f"{name}.safetensors").eval()
         scale = model.config.envelope_guidance
+        if not scale:
+            print(f"{name:<30} {'0':>8} (no guidance to measure)")
+            continue
         times: dict[float, list[float]] = {0.0: [], scale: []}
         seconds_per_second(model, scale, 0.1, args.batch, 0)  # warm: the C loop's build and first call
         for repeat in range(args.repeats):

@@ -57,20 +57,24 @@ def _out_lock(out: Path) -> Iterator[None]:
         lock.release()
 
 
-def _init_source(init: Path, model: str, preset: str | None, model_cfg: Any, explicit: set[str]) -> tuple[Any, Any]:
-    """``train --init``: the checkpoint's model, and the config to train: its own, with the model settings
-    given explicitly on top (those that keep its architecture: a window, sample_batch, an engine)."""
+def _init_source(
+    init: Path, model: str, preset: str | None, model_cfg: Any, explicit: set[str], conditioned: bool
+) -> tuple[Any, Any]:
+    """``train --init``: the checkpoint's model, and the config to train: its own (unguided for an unconditioned
+    model, ``factory.unguided``), with the model settings given explicitly on top (those that keep its
+    architecture: a window, sample_batch, an engine)."""
     import dataclasses
 
     from asmr_zoo.checkpoints import load_checkpoint
+    from asmr_zoo.factory import unguided
 
     if preset:
         raise UsageError("--init takes the model config from its checkpoint: drop --preset")
     source = load_checkpoint(init)
     if source.name != model:
         raise UsageError(f"{init} holds a {source.name} model, not {model}: train {source.name} from it")
-    config = dataclasses.replace(source.config, **{k: getattr(model_cfg, k) for k in explicit})
-    return source, config
+    config = source.config if conditioned else unguided(source.config)  # a per-trigger model folded from it
+    return source, dataclasses.replace(config, **{k: getattr(model_cfg, k) for k in explicit})
 
 
 @app.command(
@@ -103,7 +107,7 @@ def train_command(
 
     from asmr_zoo.checkpoints import sha256_file
     from asmr_zoo.dataset import read_dataset
-    from asmr_zoo.factory import build_model, unguided
+    from asmr_zoo.factory import build_model
     from asmr_zoo.training import (
         initial_weights,
         load_clips,
@@ -123,9 +127,8 @@ def train_command(
         model_cfg, train_cfg, explicit = resolve_training_config(model_cls, preset, config_file, overrides or [])
         source = None
         if init is not None:
-            source, model_cfg = _init_source(init, model, preset, model_cfg, explicit)
-            if not zoo.load("conditioners", conditioner).conditioned and "envelope_guidance" not in explicit:
-                model_cfg = unguided(model_cfg)  # a per-trigger model folded from a guided one
+            conditioned = zoo.load("conditioners", conditioner).conditioned
+            source, model_cfg = _init_source(init, model, preset, model_cfg, explicit, conditioned)
         if threads is not None or not train_cfg.threads:  # --threads wins over train.threads
             train_cfg.threads = use_threads(threads)
         rows = select_rows(read_dataset(data), trigger or [], data)
